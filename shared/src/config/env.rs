@@ -1,0 +1,237 @@
+//! Applies the `BFF_*` environment variables (DESIGN.md section 10) on top
+//! of defaults and file. An empty variable counts as unset.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{ConfigError, LogFormat, Settings};
+
+/// The public variable names, in one place.
+pub mod vars {
+    /// Config file path (same as `--config`).
+    pub const CONFIG: &str = "BFF_CONFIG";
+    /// Listen address.
+    pub const LISTEN: &str = "BFF_LISTEN";
+    /// HS256 secret.
+    pub const JWT_HS256_SECRET: &str = "BFF_JWT_HS256_SECRET";
+    /// PEM public key file.
+    pub const JWT_PUBLIC_KEY_FILE: &str = "BFF_JWT_PUBLIC_KEY_FILE";
+    /// JWKS URL.
+    pub const JWT_JWKS_URL: &str = "BFF_JWT_JWKS_URL";
+    /// Required issuer.
+    pub const JWT_ISSUER: &str = "BFF_JWT_ISSUER";
+    /// Required audience.
+    pub const JWT_AUDIENCE: &str = "BFF_JWT_AUDIENCE";
+    /// Request deadline in ms.
+    pub const DEADLINE_MS: &str = "BFF_DEADLINE_MS";
+    /// Consecutive failures that open a breaker.
+    pub const BREAKER_FAILURES: &str = "BFF_BREAKER_FAILURES";
+    /// Breaker open time in ms.
+    pub const BREAKER_OPEN_MS: &str = "BFF_BREAKER_OPEN_MS";
+    /// Rate limit, requests per second.
+    pub const RATE_LIMIT_RPS: &str = "BFF_RATE_LIMIT_RPS";
+    /// Rate limit bucket size.
+    pub const RATE_LIMIT_BURST: &str = "BFF_RATE_LIMIT_BURST";
+    /// Redis URL.
+    pub const REDIS_URL: &str = "BFF_REDIS_URL";
+    /// Allowed CORS origins, comma separated.
+    pub const CORS_ORIGINS: &str = "BFF_CORS_ORIGINS";
+    /// Request body limit in bytes.
+    pub const MAX_BODY_BYTES: &str = "BFF_MAX_BODY_BYTES";
+    /// `json` or `pretty`.
+    pub const LOG_FORMAT: &str = "BFF_LOG_FORMAT";
+
+    /// `BFF_UPSTREAM_<NAME>_<SUFFIX>` for upstream `name`.
+    pub fn upstream(name: &str, suffix: &str) -> String {
+        format!("BFF_UPSTREAM_{}_{suffix}", name.to_ascii_uppercase())
+    }
+}
+
+fn get<'a>(env: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// Parses `value` of `name` as a `T`, with `what` describing the accepted form.
+pub(super) fn parse<T: FromStr>(name: &str, value: &str, what: &str) -> Result<T, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| ConfigError::new(name, format!("invalid value {value:?}: expected {what}")))
+}
+
+/// Validates an upstream or JWKS base URL and strips a trailing slash.
+pub(super) fn parse_url(name: &str, value: &str) -> Result<String, ConfigError> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        _ => Err(ConfigError::new(name, format!("invalid value {value:?}: expected an http:// or https:// URL"))),
+    }
+}
+
+pub(super) fn millis(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    parse::<u64>(name, value, "a whole number of milliseconds").map(Duration::from_millis)
+}
+
+pub(super) fn log_format(name: &str, value: &str) -> Result<LogFormat, ConfigError> {
+    match value {
+        "json" => Ok(LogFormat::Json),
+        "pretty" => Ok(LogFormat::Pretty),
+        _ => Err(ConfigError::new(name, format!("invalid value {value:?}: expected json or pretty"))),
+    }
+}
+
+pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(), ConfigError> {
+    use vars::*;
+    if let Some(v) = get(env, LISTEN) {
+        s.listen = parse(LISTEN, v, "an address:port such as 127.0.0.1:8081")?;
+    }
+    if let Some(v) = get(env, DEADLINE_MS) {
+        s.deadline = millis(DEADLINE_MS, v)?;
+    }
+    for (name, upstream) in s.upstreams.iter_mut() {
+        let var = vars::upstream(name, "URL");
+        if let Some(v) = get(env, &var) {
+            upstream.url = parse_url(&var, v)?;
+        }
+        let var = vars::upstream(name, "TIMEOUT_MS");
+        if let Some(v) = get(env, &var) {
+            upstream.timeout = Some(millis(&var, v)?);
+        }
+        let var = vars::upstream(name, "MAX_IN_FLIGHT");
+        if let Some(v) = get(env, &var) {
+            upstream.max_in_flight = parse(&var, v, "a whole number of calls")?;
+        }
+        let var = vars::upstream(name, "RETRIES");
+        if let Some(v) = get(env, &var) {
+            upstream.retries = parse(&var, v, "a whole number of retries")?;
+        }
+    }
+    if let Some(v) = get(env, JWT_HS256_SECRET) {
+        s.jwt.hs256_secret = Some(v.to_owned());
+    }
+    if let Some(v) = get(env, JWT_PUBLIC_KEY_FILE) {
+        s.jwt.public_key_file = Some(v.into());
+    }
+    if let Some(v) = get(env, JWT_JWKS_URL) {
+        s.jwt.jwks_url = Some(parse_url(JWT_JWKS_URL, v)?);
+    }
+    if let Some(v) = get(env, JWT_ISSUER) {
+        s.jwt.issuer = Some(v.to_owned());
+    }
+    if let Some(v) = get(env, JWT_AUDIENCE) {
+        s.jwt.audience = Some(v.to_owned());
+    }
+    if let Some(v) = get(env, BREAKER_FAILURES) {
+        s.breaker.failures = parse(BREAKER_FAILURES, v, "a whole number of at least 1")?;
+        if s.breaker.failures == 0 {
+            return Err(ConfigError::new(BREAKER_FAILURES, "invalid value \"0\": expected a whole number of at least 1"));
+        }
+    }
+    if let Some(v) = get(env, BREAKER_OPEN_MS) {
+        s.breaker.open = millis(BREAKER_OPEN_MS, v)?;
+    }
+    if let Some(v) = get(env, RATE_LIMIT_RPS) {
+        s.rate_limit.rps = parse(RATE_LIMIT_RPS, v, "a whole number of requests per second (0 turns limiting off)")?;
+    }
+    if let Some(v) = get(env, RATE_LIMIT_BURST) {
+        s.rate_limit.burst = parse(RATE_LIMIT_BURST, v, "a whole number of requests (0 turns limiting off)")?;
+    }
+    if let Some(v) = get(env, REDIS_URL) {
+        if !(v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("unix://")) {
+            return Err(ConfigError::new(REDIS_URL, format!("invalid value {v:?}: expected a redis:// URL")));
+        }
+        s.redis_url = Some(v.to_owned());
+    }
+    if let Some(v) = get(env, CORS_ORIGINS) {
+        s.cors_origins = cors_origins(CORS_ORIGINS, v)?;
+    }
+    if let Some(v) = get(env, MAX_BODY_BYTES) {
+        s.max_body_bytes = parse(MAX_BODY_BYTES, v, "a whole number of bytes")?;
+    }
+    if let Some(v) = get(env, LOG_FORMAT) {
+        s.log_format = log_format(LOG_FORMAT, v)?;
+    }
+    Ok(())
+}
+
+/// Splits and checks a comma-separated origin list (`scheme://host[:port]`).
+pub(super) fn cors_origins(name: &str, value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && axum::http::HeaderValue::from_str(origin).is_ok()
+                && !origin.trim_end_matches('/').contains(['?', '#', ' '])
+                && origin.splitn(4, '/').nth(3).is_none_or(str::is_empty);
+            if ok {
+                Ok(origin.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::new(name, format!("invalid origin {origin:?}: expected scheme://host[:port]")))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Settings, load};
+
+    fn defaults() -> Settings {
+        Settings::defaults("127.0.0.1:8081".parse().unwrap(), Duration::from_millis(500))
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn variables_override_defaults() {
+        let s = load(
+            defaults(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("BFF_LISTEN", "127.0.0.1:0"),
+                ("BFF_DEADLINE_MS", "250"),
+                ("BFF_UPSTREAM_USERS_URL", "http://127.0.0.1:1234/"),
+                ("BFF_RATE_LIMIT_RPS", "0"),
+                ("BFF_CORS_ORIGINS", "http://a.test, https://b.test:8443"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.listen.port(), 0);
+        assert_eq!(s.deadline, Duration::from_millis(250));
+        assert_eq!(s.upstream("users").unwrap().url, "http://127.0.0.1:1234");
+        assert!(!s.rate_limit.enabled());
+        assert_eq!(s.cors_origins, vec!["http://a.test", "https://b.test:8443"]);
+    }
+
+    #[test]
+    fn a_missing_jwt_key_names_all_three_variables() {
+        let err = load(defaults(), None, &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("BFF_JWT_HS256_SECRET"), "{err}");
+        assert!(err.contains("BFF_JWT_PUBLIC_KEY_FILE"), "{err}");
+        assert!(err.contains("BFF_JWT_JWKS_URL"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("BFF_DEADLINE_MS", "soon"),
+            ("BFF_LISTEN", "nowhere"),
+            ("BFF_UPSTREAM_ORDERS_URL", "ftp://x"),
+            ("BFF_BREAKER_FAILURES", "0"),
+            ("BFF_LOG_FORMAT", "xml"),
+            ("BFF_CORS_ORIGINS", "not an origin"),
+            ("BFF_MAX_BODY_BYTES", "-1"),
+        ] {
+            let err = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s"), (var, value)])).unwrap_err();
+            assert_eq!(err.variable, var);
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+}

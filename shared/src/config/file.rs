@@ -1,0 +1,198 @@
+//! Applies an optional TOML file. Keys mirror the variables in lower case,
+//! grouped in tables; unknown keys are errors so a typo is never silently
+//! ignored. Example:
+//!
+//! ```toml
+//! listen = "127.0.0.1:8081"
+//! deadline_ms = 500
+//! [jwt]
+//! hs256_secret = "dev-secret"
+//! [upstreams.users]
+//! url = "http://127.0.0.1:9101"
+//! timeout_ms = 200
+//! max_in_flight = 256
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::env::{cors_origins, log_format, parse, parse_url};
+use super::{ConfigError, Settings, UpstreamSettings};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<String>,
+    deadline_ms: Option<u64>,
+    max_body_bytes: Option<usize>,
+    log_format: Option<String>,
+    redis_url: Option<String>,
+    cors_origins: Option<Vec<String>>,
+    idempotency_ttl_secs: Option<u64>,
+    #[serde(default)]
+    jwt: Jwt,
+    #[serde(default)]
+    breaker: Breaker,
+    #[serde(default)]
+    rate_limit: RateLimit,
+    #[serde(default)]
+    cache: Cache,
+    #[serde(default)]
+    client: Client,
+    #[serde(default)]
+    upstreams: BTreeMap<String, Upstream>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Jwt {
+    hs256_secret: Option<String>,
+    public_key_file: Option<String>,
+    jwks_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Breaker {
+    failures: Option<u32>,
+    open_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RateLimit {
+    rps: Option<u32>,
+    burst: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Cache {
+    product_ttl_ms: Option<u64>,
+    price_ttl_ms: Option<u64>,
+    stale_ms: Option<u64>,
+    max_bytes: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Client {
+    connect_timeout_ms: Option<u64>,
+    pool_max_idle_per_host: Option<usize>,
+    pool_idle_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Upstream {
+    url: Option<String>,
+    timeout_ms: Option<u64>,
+    max_in_flight: Option<usize>,
+    retries: Option<u32>,
+}
+
+pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(super::vars::CONFIG, format!("cannot read {shown}: {e}")))?;
+    let file: File = toml::from_str(&text).map_err(|e| {
+        let message = e.message().replace('\n', " ");
+        ConfigError::new(format!("{shown}"), format!("invalid config file: {message}"))
+    })?;
+    let key = |k: &str| format!("{shown}: {k}");
+    let ms = Duration::from_millis;
+
+    if let Some(v) = file.listen {
+        s.listen = parse(&key("listen"), &v, "an address:port such as 127.0.0.1:8081")?;
+    }
+    if let Some(v) = file.deadline_ms {
+        s.deadline = ms(v);
+    }
+    if let Some(v) = file.max_body_bytes {
+        s.max_body_bytes = v;
+    }
+    if let Some(v) = file.log_format {
+        s.log_format = log_format(&key("log_format"), &v)?;
+    }
+    if let Some(v) = file.redis_url {
+        s.redis_url = Some(v);
+    }
+    if let Some(v) = file.cors_origins {
+        s.cors_origins = cors_origins(&key("cors_origins"), &v.join(","))?;
+    }
+    if let Some(v) = file.idempotency_ttl_secs {
+        s.idempotency_ttl = Duration::from_secs(v);
+    }
+    let jwt = file.jwt;
+    s.jwt.hs256_secret = jwt.hs256_secret.or(s.jwt.hs256_secret.take());
+    s.jwt.public_key_file = jwt.public_key_file.map(Into::into).or(s.jwt.public_key_file.take());
+    if let Some(v) = jwt.jwks_url {
+        s.jwt.jwks_url = Some(parse_url(&key("jwt.jwks_url"), &v)?);
+    }
+    s.jwt.issuer = jwt.issuer.or(s.jwt.issuer.take());
+    s.jwt.audience = jwt.audience.or(s.jwt.audience.take());
+    if let Some(v) = file.breaker.failures {
+        if v == 0 {
+            return Err(ConfigError::new(key("breaker.failures"), "must be at least 1"));
+        }
+        s.breaker.failures = v;
+    }
+    if let Some(v) = file.breaker.open_ms {
+        s.breaker.open = ms(v);
+    }
+    if let Some(v) = file.rate_limit.rps {
+        s.rate_limit.rps = v;
+    }
+    if let Some(v) = file.rate_limit.burst {
+        s.rate_limit.burst = v;
+    }
+    if let Some(v) = file.cache.product_ttl_ms {
+        s.cache.product_ttl = ms(v);
+    }
+    if let Some(v) = file.cache.price_ttl_ms {
+        s.cache.price_ttl = ms(v);
+    }
+    if let Some(v) = file.cache.stale_ms {
+        s.cache.stale_for = ms(v);
+    }
+    if let Some(v) = file.cache.max_bytes {
+        s.cache.max_bytes = v;
+    }
+    if let Some(v) = file.client.connect_timeout_ms {
+        s.client.connect_timeout = ms(v);
+    }
+    if let Some(v) = file.client.pool_max_idle_per_host {
+        s.client.pool_max_idle_per_host = v;
+    }
+    if let Some(v) = file.client.pool_idle_timeout_ms {
+        s.client.pool_idle_timeout = ms(v);
+    }
+    for (name, up) in file.upstreams {
+        let Some(target) = s.upstreams.get_mut(&name) else {
+            return Err(ConfigError::new(key(&format!("upstreams.{name}")), "unknown upstream"));
+        };
+        apply_upstream(target, up, &key(&format!("upstreams.{name}.url")))?;
+    }
+    Ok(())
+}
+
+fn apply_upstream(target: &mut UpstreamSettings, up: Upstream, url_key: &str) -> Result<(), ConfigError> {
+    if let Some(v) = up.url {
+        target.url = parse_url(url_key, &v)?;
+    }
+    if let Some(v) = up.timeout_ms {
+        target.timeout = Some(Duration::from_millis(v));
+    }
+    if let Some(v) = up.max_in_flight {
+        target.max_in_flight = v;
+    }
+    if let Some(v) = up.retries {
+        target.retries = v;
+    }
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! The typed settings and their defaults.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::ConfigError;
+use super::env::vars;
+
+/// Every upstream of DESIGN.md section 2, with the simulator port it
+/// defaults to.
+pub const UPSTREAMS: [(&str, u16); 8] = [
+    ("users", 9101),
+    ("orders", 9102),
+    ("catalog", 9103),
+    ("pricing", 9104),
+    ("inventory", 9105),
+    ("recommendations", 9106),
+    ("notifications", 9107),
+    ("reviews", 9108),
+];
+
+/// All settings of one BFF process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `BFF_LISTEN`: the address to serve on. Default: per binary.
+    pub listen: SocketAddr,
+    /// `BFF_DEADLINE_MS`: the whole request's deadline. Default: per binary
+    /// (mobile 500 ms, web 1500 ms).
+    pub deadline: Duration,
+    /// Per-upstream base URL and policy, keyed by upstream name.
+    pub upstreams: BTreeMap<String, UpstreamSettings>,
+    /// Settings of the one pooled HTTP client.
+    pub client: ClientSettings,
+    /// Circuit-breaker defaults for every upstream.
+    pub breaker: BreakerSettings,
+    /// How bearer tokens are verified.
+    pub jwt: JwtSettings,
+    /// `BFF_RATE_LIMIT_RPS` / `BFF_RATE_LIMIT_BURST`.
+    pub rate_limit: RateLimitSettings,
+    /// `BFF_REDIS_URL`: shared state for several replicas. Default: unset (memory).
+    pub redis_url: Option<String>,
+    /// `BFF_CORS_ORIGINS`: allowed browser origins. Default: none.
+    pub cors_origins: Vec<String>,
+    /// `BFF_MAX_BODY_BYTES`: request body limit. Default: 65536.
+    pub max_body_bytes: usize,
+    /// `BFF_LOG_FORMAT`. Default: pretty on a terminal, else JSON.
+    pub log_format: LogFormat,
+    /// Fragment-cache settings.
+    pub cache: CacheSettings,
+    /// How long idempotency records of checkout are kept. Default: 24 h.
+    pub idempotency_ttl: Duration,
+}
+
+impl Settings {
+    /// Defaults for a binary listening on `listen` with `deadline`.
+    pub fn defaults(listen: SocketAddr, deadline: Duration) -> Self {
+        let upstreams = UPSTREAMS
+            .iter()
+            .map(|(name, port)| ((*name).to_owned(), UpstreamSettings::new(format!("http://127.0.0.1:{port}"))))
+            .collect();
+        Self {
+            listen,
+            deadline,
+            upstreams,
+            client: ClientSettings::default(),
+            breaker: BreakerSettings::default(),
+            jwt: JwtSettings::default(),
+            rate_limit: RateLimitSettings { rps: 50, burst: 100 },
+            redis_url: None,
+            cors_origins: Vec::new(),
+            max_body_bytes: 65536,
+            log_format: LogFormat::Auto,
+            cache: CacheSettings::default(),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// Checks what no single variable can check on its own.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let keys = [
+            self.jwt.hs256_secret.is_some(),
+            self.jwt.public_key_file.is_some(),
+            self.jwt.jwks_url.is_some(),
+        ];
+        let set = keys.iter().filter(|k| **k).count();
+        let names = format!("{}, {} or {}", vars::JWT_HS256_SECRET, vars::JWT_PUBLIC_KEY_FILE, vars::JWT_JWKS_URL);
+        if set == 0 {
+            return Err(ConfigError::new(names, "no JWT key is configured; set exactly one"));
+        }
+        if set > 1 {
+            return Err(ConfigError::new(names, "more than one JWT key is configured; set exactly one"));
+        }
+        if self.deadline.is_zero() {
+            return Err(ConfigError::new(vars::DEADLINE_MS, "must be greater than 0"));
+        }
+        Ok(())
+    }
+
+    /// The settings of upstream `name`.
+    pub fn upstream(&self, name: &str) -> Option<&UpstreamSettings> {
+        self.upstreams.get(name)
+    }
+}
+
+/// One upstream's base URL and call policy.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// `BFF_UPSTREAM_<NAME>_URL`: base URL, without a trailing slash.
+    pub url: String,
+    /// The call's own timeout. Default: none, so a call may use whatever
+    /// remains of the request's deadline (DESIGN.md section 4).
+    pub timeout: Option<Duration>,
+    /// In-flight cap (bulkhead): calls beyond it are refused as
+    /// `overloaded` without being sent. Default: 512.
+    pub max_in_flight: usize,
+    /// Retries of idempotent GETs after a connection failure, while the
+    /// deadline allows. Default: 0, so every call is exactly one attempt.
+    pub retries: u32,
+}
+
+impl UpstreamSettings {
+    /// Defaults for an upstream at `url`.
+    pub fn new(url: String) -> Self {
+        Self { url, timeout: None, max_in_flight: 512, retries: 0 }
+    }
+}
+
+/// The pooled HTTP client's settings.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// TCP connect timeout. Default: 1 s (the deadline usually cuts first).
+    pub connect_timeout: Duration,
+    /// Idle keep-alive connections kept per upstream host. Default: 256.
+    pub pool_max_idle_per_host: usize,
+    /// How long an idle pooled connection is kept. Default: 90 s.
+    pub pool_idle_timeout: Duration,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(1),
+            pool_max_idle_per_host: 256,
+            pool_idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Circuit-breaker settings, shared by every upstream.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerSettings {
+    /// `BFF_BREAKER_FAILURES`: consecutive failures that open it. Default: 5.
+    pub failures: u32,
+    /// `BFF_BREAKER_OPEN_MS`: how long it stays open before a probe. Default: 5000 ms.
+    pub open: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self { failures: 5, open: Duration::from_millis(5000) }
+    }
+}
+
+/// How bearer tokens are verified; exactly one key source must be set.
+#[derive(Debug, Clone, Default)]
+pub struct JwtSettings {
+    /// `BFF_JWT_HS256_SECRET`.
+    pub hs256_secret: Option<String>,
+    /// `BFF_JWT_PUBLIC_KEY_FILE`: PEM public key, RS256 or ES256.
+    pub public_key_file: Option<PathBuf>,
+    /// `BFF_JWT_JWKS_URL`.
+    pub jwks_url: Option<String>,
+    /// `BFF_JWT_ISSUER`: required `iss` when set.
+    pub issuer: Option<String>,
+    /// `BFF_JWT_AUDIENCE`: required `aud` when set.
+    pub audience: Option<String>,
+}
+
+/// Per-client-key rate limit; 0 in either field turns it off.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitSettings {
+    /// `BFF_RATE_LIMIT_RPS`: sustained requests per second. Default: 50.
+    pub rps: u32,
+    /// `BFF_RATE_LIMIT_BURST`: bucket size. Default: 100.
+    pub burst: u32,
+}
+
+impl RateLimitSettings {
+    /// Whether limiting is on.
+    pub fn enabled(&self) -> bool {
+        self.rps > 0 && self.burst > 0
+    }
+}
+
+/// Fragment-cache settings.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    /// Fresh lifetime of catalog products. Default: 60 s.
+    pub product_ttl: Duration,
+    /// Fresh lifetime of prices. Default: 5 s.
+    pub price_ttl: Duration,
+    /// How long past its TTL an entry may still be served when the refresh
+    /// fails. Default: 300 s.
+    pub stale_for: Duration,
+    /// Upper bound of the cache's weight in bytes. Default: 64 MiB.
+    pub max_bytes: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            product_ttl: Duration::from_secs(60),
+            price_ttl: Duration::from_secs(5),
+            stale_for: Duration::from_secs(300),
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Pretty when stderr is a terminal, JSON otherwise.
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
