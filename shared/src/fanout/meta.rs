@@ -1,0 +1,27 @@
+//! The `meta` object every composite answer carries (DESIGN.md section 4).
+
+use serde::Serialize;
+
+use crate::upstream::DegradedReason;
+
+/// Request id, partiality and staleness of a composite answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Meta {
+    /// The request id, as in `X-Request-Id`.
+    pub request_id: String,
+    /// True exactly when `degraded` is not empty.
+    pub partial: bool,
+    /// Sections (or dotted nested parts) that could not be filled, and why.
+    pub degraded: Vec<Degraded>,
+    /// Sections served from the cache past their TTL because the upstream failed.
+    pub stale: Vec<String>,
+}
+
+/// One degraded section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Degraded {
+    /// The section's name, or `<section>.<field>` for a nested part.
+    pub section: String,
+    /// Why it is missing.
+    pub reason: DegradedReason,
+}

@@ -1,0 +1,164 @@
+//! The metrics of DESIGN.md section 9, recorded into a per-app Prometheus
+//! registry. Handles for fixed label sets (upstream × outcome) are
+//! registered once, so the hot path only bumps an atomic.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use crate::upstream::DegradedReason;
+
+const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Latency buckets in seconds: fine below 100 ms where BFF overhead lives.
+const BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// One app's metrics registry.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    rate_limit_rejections: Counter,
+    cache: [Counter; 3],
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// A fresh registry.
+    pub fn new() -> Arc<Self> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+            .build_recorder();
+        let handle = recorder.handle();
+        let counter = |name: &'static str, labels: Vec<Label>| {
+            recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
+        };
+        let rate_limit_rejections = counter("bff_rate_limit_rejections_total", vec![]);
+        let cache = ["hit", "miss", "stale"].map(|r| counter("bff_cache_requests_total", vec![Label::new("result", r)]));
+        // Touch them so they are exported as 0 before the first event.
+        rate_limit_rejections.increment(0);
+        cache.iter().for_each(|c| c.increment(0));
+        Arc::new(Self { recorder, handle, rate_limit_rejections, cache })
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Drains histogram buffers; call periodically (the server does).
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// Counts one served request and its latency under its route template.
+    pub fn http_request(&self, route: &str, status: u16, elapsed: Duration) {
+        let route = Label::new("route", route.to_owned());
+        self.recorder
+            .register_counter(
+                &Key::from_parts("bff_http_requests_total", vec![route.clone(), Label::new("status", status.to_string())]),
+                &METADATA,
+            )
+            .increment(1);
+        self.recorder
+            .register_histogram(&Key::from_parts("bff_http_request_duration_seconds", vec![route]), &METADATA)
+            .record(elapsed.as_secs_f64());
+    }
+
+    /// Counts a request refused by the rate limiter.
+    pub fn rate_limit_rejection(&self) {
+        self.rate_limit_rejections.increment(1);
+    }
+
+    /// Counts a fragment-cache lookup: `hit`, `miss` or `stale`.
+    pub fn cache(&self, result: CacheResult) {
+        self.cache[result as usize].increment(1);
+    }
+
+    /// A counter with arbitrary labels, for extensions by other BFFs.
+    pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
+        let labels = labels.iter().map(|(k, v)| Label::new(*k, (*v).to_owned())).collect::<Vec<_>>();
+        self.recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    /// Pre-registered handles for one upstream.
+    pub fn upstream(&self, upstream: &'static str) -> UpstreamMetrics {
+        let outcome = |o: &'static str| {
+            self.recorder.register_counter(
+                &Key::from_parts(
+                    "bff_upstream_requests_total",
+                    vec![Label::new("upstream", upstream), Label::new("outcome", o)],
+                ),
+                &METADATA,
+            )
+        };
+        let reasons = [
+            DegradedReason::Timeout,
+            DegradedReason::CircuitOpen,
+            DegradedReason::Overloaded,
+            DegradedReason::UpstreamError,
+            DegradedReason::BadResponse,
+            DegradedReason::NotFound,
+        ]
+        .map(|r| outcome(r.as_str()));
+        let breaker: Gauge = self.recorder.register_gauge(
+            &Key::from_parts("bff_circuit_breaker_state", vec![Label::new("upstream", upstream)]),
+            &METADATA,
+        );
+        breaker.set(0.0);
+        let latency: Histogram = self.recorder.register_histogram(
+            &Key::from_parts("bff_upstream_request_duration_seconds", vec![Label::new("upstream", upstream)]),
+            &METADATA,
+        );
+        UpstreamMetrics { ok: outcome("ok"), reasons, breaker, latency }
+    }
+}
+
+/// The result of a fragment-cache lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    /// Served fresh from the cache.
+    Hit = 0,
+    /// Fetched from the upstream.
+    Miss = 1,
+    /// Served past its TTL because the refresh failed.
+    Stale = 2,
+}
+
+/// Metric handles of one upstream.
+#[derive(Clone)]
+pub struct UpstreamMetrics {
+    ok: Counter,
+    reasons: [Counter; 6],
+    /// `bff_circuit_breaker_state{upstream}`.
+    pub breaker: Gauge,
+    latency: Histogram,
+}
+
+impl std::fmt::Debug for UpstreamMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpstreamMetrics")
+    }
+}
+
+impl UpstreamMetrics {
+    /// Counts one attempt by its outcome: `Ok(())` or the degraded reason.
+    pub fn attempt(&self, outcome: Result<(), DegradedReason>) {
+        match outcome {
+            Ok(()) => self.ok.increment(1),
+            Err(reason) => self.reasons[reason as usize].increment(1),
+        }
+    }
+
+    /// Records the duration of an attempt that was sent.
+    pub fn latency(&self, elapsed: Duration) {
+        self.latency.record(elapsed.as_secs_f64());
+    }
+}

@@ -1,0 +1,20 @@
+//! Calling upstream services: one pooled client, and per upstream a base
+//! URL, a timeout policy, an in-flight cap (bulkhead) and a circuit breaker.
+//!
+//! Every call carries `X-Request-Id`, `X-User-Id` (when authenticated) and
+//! `X-Request-Timeout-Ms`, and nothing else from the client request. Each
+//! attempt is counted in `bff_upstream_requests_total{upstream,outcome}`.
+//! Deciding what a failure means for the client (degraded section or error
+//! status) is left to [`crate::fanout`] and the handlers.
+
+mod breaker;
+mod call;
+mod client;
+mod error;
+mod registry;
+
+pub use breaker::{Breaker, BreakerState, Ticket, Verdict};
+pub use call::Upstream;
+pub use client::build_client;
+pub use error::{DegradedReason, UpstreamError};
+pub use registry::Upstreams;
