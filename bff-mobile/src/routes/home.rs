@@ -1,0 +1,215 @@
+//! `GET /v1/home` (auth required).
+//!
+//! First stage, concurrently: users, orders (limit 5), notifications
+//! (unread only), recommendations (limit 10). As soon as the recommended ids
+//! arrive, catalog and pricing for them run, without waiting for the other
+//! first-stage calls. Every section is optional; when all four first-stage
+//! calls fail the answer is 503 `upstream_unavailable`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::State;
+use bff_shared::auth::Auth;
+use bff_shared::backends::{Backends, Order, Price, Product, User};
+use bff_shared::context::RequestCtx;
+use bff_shared::error::ApiError;
+use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::platform::Platform;
+use bff_shared::upstream::UpstreamError;
+use serde::Serialize;
+
+const ORDERS_LIMIT: u32 = 5;
+const RECOMMENDATIONS_LIMIT: u32 = 10;
+
+/// The home screen.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Home {
+    /// The signed-in user; null when the users service failed.
+    pub user: Option<HomeUser>,
+    /// The five most recent orders, newest first; null when orders failed.
+    pub recent_orders: Option<Vec<RecentOrder>>,
+    /// Number of unread notifications; null when notifications failed.
+    pub unread_notifications: Option<u64>,
+    /// Recommended products; null when recommendations or catalog failed.
+    pub recommendations: Option<Vec<Recommendation>>,
+    /// Partiality and request id.
+    pub meta: Meta,
+}
+
+/// The user, trimmed for a small screen.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HomeUser {
+    /// User id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Avatar image URL.
+    pub avatar_url: Option<String>,
+}
+
+/// An order summary.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecentOrder {
+    /// Order id.
+    pub id: String,
+    /// Order status.
+    pub status: String,
+    /// Total in cents.
+    pub total_cents: i64,
+    /// ISO currency code.
+    pub currency: String,
+    /// Sum of the lines' quantities.
+    pub item_count: u64,
+    /// RFC 3339 UTC creation time.
+    pub created_at: String,
+}
+
+/// A recommended product card.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Recommendation {
+    /// Product id.
+    pub id: String,
+    /// Product name.
+    pub name: String,
+    /// The first of the product's images.
+    pub image_url: Option<String>,
+    /// Price in cents; null when pricing failed (`recommendations.price`).
+    pub price_cents: Option<i64>,
+    /// ISO currency code; null when pricing failed.
+    pub currency: Option<String>,
+}
+
+/// The handler.
+#[utoipa::path(
+    get,
+    path = "/v1/home",
+    tag = "home",
+    operation_id = "getHome",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The home screen, possibly partial", body = Home))
+)]
+pub async fn home(State(platform): State<Platform>, Auth(principal): Auth, ctx: RequestCtx) -> Result<Composite, ApiError> {
+    let ctx = ctx.for_user(&principal.sub)?;
+    let backends = &platform.backends;
+    let user_id = &*principal.sub;
+    let fan = Fanout::new(&ctx);
+    let recommendations_answered = AtomicBool::new(false);
+
+    let (user, orders, notifications, recommendations) = tokio::join!(
+        fan.optional("user", backends.user(&ctx, user_id)),
+        fan.optional("recent_orders", backends.orders(&ctx, user_id, ORDERS_LIMIT)),
+        fan.optional("unread_notifications", backends.unread_notifications(&ctx, user_id, None)),
+        fan.optional("recommendations", async {
+            let ids = backends.recommendations(&ctx, user_id, RECOMMENDATIONS_LIMIT).await?;
+            recommendations_answered.store(true, Ordering::Relaxed);
+            recommendation_cards(&fan, backends, &ctx, ids).await
+        }),
+    );
+
+    if user.is_none() && orders.is_none() && notifications.is_none() && !recommendations_answered.into_inner() {
+        return Err(ApiError::UpstreamUnavailable);
+    }
+    let body = Home {
+        user: user.map(shape_user),
+        recent_orders: orders.map(|page| page.items.into_iter().map(shape_order).collect()),
+        unread_notifications: notifications.map(|n| n.unread_count),
+        recommendations,
+        meta: fan.meta(),
+    };
+    Composite::new(&fan, &body, true)
+}
+
+/// Second stage: catalog (needed for the cards) and pricing (optional,
+/// `recommendations.price`) for the recommended ids, concurrently.
+async fn recommendation_cards(
+    fan: &Fanout,
+    backends: &Backends,
+    ctx: &RequestCtx,
+    ids: Vec<String>,
+) -> Result<Vec<Recommendation>, UpstreamError> {
+    let (products, prices) = tokio::join!(
+        backends.products(ctx, &ids),
+        fan.optional("recommendations.price", backends.prices(ctx, &ids)),
+    );
+    Ok(shape_recommendations(&ids, products?, prices))
+}
+
+fn shape_user(user: User) -> HomeUser {
+    HomeUser { id: user.id, name: user.name, avatar_url: user.avatar_url }
+}
+
+fn shape_order(order: Order) -> RecentOrder {
+    RecentOrder {
+        item_count: order.lines.iter().map(|l| u64::from(l.quantity)).sum(),
+        id: order.id,
+        status: order.status,
+        total_cents: order.total_cents,
+        currency: order.currency,
+        created_at: order.created_at,
+    }
+}
+
+/// Cards in the recommender's order; ids the catalog does not know are
+/// left out; a product without a price gets null price fields.
+fn shape_recommendations(ids: &[String], products: Vec<Product>, prices: Option<Vec<Price>>) -> Vec<Recommendation> {
+    let prices = prices.unwrap_or_default();
+    ids.iter()
+        .filter_map(|id| products.iter().find(|p| &p.id == id))
+        .map(|product| {
+            let price = prices.iter().find(|p| p.product_id == product.id);
+            Recommendation {
+                id: product.id.clone(),
+                name: product.name.clone(),
+                image_url: product.image_url().map(str::to_owned),
+                price_cents: price.map(|p| p.amount_cents),
+                currency: price.map(|p| p.currency.clone()),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bff_shared::backends::OrderLine;
+
+    fn product(id: &str, images: &[&str]) -> Product {
+        Product {
+            id: id.into(),
+            name: format!("name {id}"),
+            description: String::new(),
+            category: "c".into(),
+            image_urls: images.iter().map(|s| (*s).to_owned()).collect(),
+            attributes: Default::default(),
+            related_ids: vec![],
+        }
+    }
+
+    #[test]
+    fn item_count_is_the_sum_of_line_quantities() {
+        let line = |q| OrderLine { product_id: "p-1".into(), quantity: q, unit_price_cents: 100 };
+        let order = Order {
+            id: "o-1".into(),
+            user_id: "u-1".into(),
+            status: "placed".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            total_cents: 700,
+            currency: "USD".into(),
+            lines: vec![line(3), line(4)],
+        };
+        assert_eq!(shape_order(order).item_count, 7);
+    }
+
+    #[test]
+    fn cards_keep_the_recommenders_order_and_take_the_first_image() {
+        let ids = vec!["p-2".to_owned(), "p-404".to_owned(), "p-1".to_owned()];
+        let products = vec![product("p-1", &["a", "b"]), product("p-2", &[])];
+        let prices = vec![Price { product_id: "p-1".into(), currency: "USD".into(), amount_cents: 999, discount_pct: 0 }];
+        let cards = shape_recommendations(&ids, products, Some(prices));
+        assert_eq!(cards.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["p-2", "p-1"]);
+        assert_eq!(cards[1].image_url.as_deref(), Some("a"));
+        assert_eq!(cards[1].price_cents, Some(999));
+        assert_eq!(cards[0].image_url, None);
+        assert_eq!(cards[0].price_cents, None);
+    }
+}

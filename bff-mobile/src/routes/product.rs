@@ -1,0 +1,105 @@
+//! `GET /v1/products/{id}` (auth optional).
+//!
+//! Catalog (required), pricing and inventory (optional), all at once. An
+//! unknown product is 404 whatever the others answered.
+
+use axum::extract::State;
+use bff_shared::auth::MaybeAuth;
+use bff_shared::backends::{Price, Product, Stock};
+use bff_shared::context::RequestCtx;
+use bff_shared::error::ApiError;
+use bff_shared::extract::ValidId;
+use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::platform::Platform;
+use bff_shared::upstream::UpstreamError;
+use serde::Serialize;
+
+/// A product page for a small screen.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductPage {
+    /// The product.
+    pub product: ProductSummary,
+    /// Its price; null when pricing failed.
+    pub price: Option<PriceInfo>,
+    /// Its availability; null when inventory failed.
+    pub stock: Option<StockInfo>,
+    /// Partiality and request id.
+    pub meta: Meta,
+}
+
+/// The product, trimmed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductSummary {
+    /// Product id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The first of the product's images.
+    pub image_url: Option<String>,
+}
+
+/// A price.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PriceInfo {
+    /// Price before discount, in cents.
+    pub amount_cents: i64,
+    /// ISO currency code.
+    pub currency: String,
+    /// Discount in percent.
+    pub discount_pct: u32,
+}
+
+/// Availability.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StockInfo {
+    /// Whether at least one unit is available.
+    pub in_stock: bool,
+}
+
+/// The handler.
+#[utoipa::path(
+    get,
+    path = "/v1/products/{id}",
+    tag = "products",
+    operation_id = "getProduct",
+    params(("id" = String, Path, description = "Product id", example = "p-1")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The product page, possibly partial", body = ProductPage))
+)]
+pub async fn product(
+    State(platform): State<Platform>,
+    MaybeAuth(principal): MaybeAuth,
+    ctx: RequestCtx,
+    ValidId(id): ValidId,
+) -> Result<Composite, ApiError> {
+    let ctx = match &principal {
+        Some(p) => ctx.for_user(&p.sub)?,
+        None => ctx,
+    };
+    let backends = &platform.backends;
+    let fan = Fanout::new(&ctx);
+    let ids = std::slice::from_ref(&id);
+    let (product, price, stock) = tokio::join!(
+        fan.required("product", backends.product(&ctx, &id)),
+        fan.optional("price", one_of(backends.prices(&ctx, ids), |p: &Price| p.product_id == id)),
+        fan.optional("stock", one_of(backends.stock(&ctx, ids), |s: &Stock| s.product_id == id)),
+    );
+    let product: Product = product?;
+    let body = ProductPage {
+        product: ProductSummary { image_url: product.image_url().map(str::to_owned), id: product.id, name: product.name },
+        price: price.map(|p| PriceInfo { amount_cents: p.amount_cents, currency: p.currency, discount_pct: p.discount_pct }),
+        stock: stock.map(|s| StockInfo { in_stock: s.available > 0 }),
+        meta: fan.meta(),
+    };
+    Composite::new(&fan, &body, false)
+}
+
+/// The item of a batch answer that `matches`; a batch that leaves the
+/// product out is reported as `not_found` for that section.
+async fn one_of<T>(
+    batch: impl Future<Output = Result<Vec<T>, UpstreamError>>,
+    matches: impl Fn(&T) -> bool,
+) -> Result<T, UpstreamError> {
+    batch.await?.into_iter().find(|item| matches(item)).ok_or(UpstreamError::NotFound)
+}
+

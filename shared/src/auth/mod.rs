@@ -1,0 +1,24 @@
+//! Bearer-token authentication (DESIGN.md section 7).
+//!
+//! - [`Verifier`] checks a JWT against the configured key (HS256 secret,
+//!   RS256/ES256 PEM, or JWKS) and the claim rules, yielding a [`Principal`];
+//! - `jwks` caches JWKS keys by `kid` with rate-limited, single-flight refresh;
+//! - [`Auth`] and [`MaybeAuth`] are the axum extractors routes use;
+//! - [`mint_hs256`] signs development tokens.
+//!
+//! Rendering the 401s is [`ApiError`](crate::error::ApiError)'s; using `sub`
+//! as the rate-limit key is the rate limiter's.
+
+mod extract;
+mod jwks;
+mod mint;
+mod principal;
+mod verifier;
+
+#[cfg(test)]
+mod tests;
+
+pub use extract::{Auth, MaybeAuth};
+pub use mint::{MintError, mint_hs256};
+pub use principal::Principal;
+pub use verifier::Verifier;

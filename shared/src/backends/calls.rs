@@ -1,0 +1,136 @@
+//! Typed calls to each backend. Ids are percent-encoded into paths and
+//! queries here, so handlers never build URLs.
+
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+use urlencoding::encode;
+
+use super::dto::*;
+use crate::config::ConfigError;
+use crate::context::RequestCtx;
+use crate::upstream::{Upstream, UpstreamError, Upstreams};
+
+/// Typed access to the eight backends.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    users: Arc<Upstream>,
+    orders: Arc<Upstream>,
+    catalog: Arc<Upstream>,
+    pricing: Arc<Upstream>,
+    inventory: Arc<Upstream>,
+    recommendations: Arc<Upstream>,
+    notifications: Arc<Upstream>,
+    reviews: Arc<Upstream>,
+}
+
+fn join_ids(ids: &[String]) -> String {
+    ids.iter().map(|id| encode(id)).collect::<Vec<_>>().join(",")
+}
+
+impl Backends {
+    /// Picks the eight backends out of the configured upstreams.
+    pub fn new(upstreams: &Upstreams) -> Result<Self, ConfigError> {
+        Ok(Self {
+            users: upstreams.get("users")?,
+            orders: upstreams.get("orders")?,
+            catalog: upstreams.get("catalog")?,
+            pricing: upstreams.get("pricing")?,
+            inventory: upstreams.get("inventory")?,
+            recommendations: upstreams.get("recommendations")?,
+            notifications: upstreams.get("notifications")?,
+            reviews: upstreams.get("reviews")?,
+        })
+    }
+
+    /// `GET /users/{id}`.
+    pub async fn user(&self, ctx: &RequestCtx, id: &str) -> Result<User, UpstreamError> {
+        self.users.get_json(ctx, &format!("/users/{}", encode(id))).await
+    }
+
+    /// `GET /orders?user_id=&limit=`, newest first.
+    pub async fn orders(&self, ctx: &RequestCtx, user_id: &str, limit: u32) -> Result<OrderPage, UpstreamError> {
+        self.orders.get_json(ctx, &format!("/orders?user_id={}&limit={limit}", encode(user_id))).await
+    }
+
+    /// `GET /orders/{id}` with the body left unread, for pass-through.
+    pub async fn order_raw(&self, ctx: &RequestCtx, id: &str) -> Result<reqwest::Response, UpstreamError> {
+        self.orders.get_streaming(ctx, &format!("/orders/{}", encode(id))).await
+    }
+
+    /// `POST /orders` with the idempotency key forwarded.
+    pub async fn place_order(
+        &self,
+        ctx: &RequestCtx,
+        idempotency_key: &HeaderValue,
+        order: &NewOrder<'_>,
+    ) -> Result<Order, UpstreamError> {
+        static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+        self.orders
+            .post_json(ctx, "/orders", order, &[(IDEMPOTENCY_KEY.clone(), idempotency_key.clone())])
+            .await
+    }
+
+    /// `GET /products/{id}`.
+    pub async fn product(&self, ctx: &RequestCtx, id: &str) -> Result<Product, UpstreamError> {
+        self.catalog.get_json(ctx, &format!("/products/{}", encode(id))).await
+    }
+
+    /// `GET /products?ids=…` (at most 100 ids; unknown ids are left out).
+    pub async fn products(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Vec<Product>, UpstreamError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let page: Items<Product> = self.catalog.get_json(ctx, &format!("/products?ids={}", join_ids(ids))).await?;
+        Ok(page.items)
+    }
+
+    /// `GET /prices?product_ids=…`.
+    pub async fn prices(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Vec<Price>, UpstreamError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let page: Items<Price> = self.pricing.get_json(ctx, &format!("/prices?product_ids={}", join_ids(ids))).await?;
+        Ok(page.items)
+    }
+
+    /// `GET /stock?product_ids=…`.
+    pub async fn stock(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Vec<Stock>, UpstreamError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let page: Items<Stock> = self.inventory.get_json(ctx, &format!("/stock?product_ids={}", join_ids(ids))).await?;
+        Ok(page.items)
+    }
+
+    /// `GET /recommendations?user_id=&limit=`: product ids.
+    pub async fn recommendations(&self, ctx: &RequestCtx, user_id: &str, limit: u32) -> Result<Vec<String>, UpstreamError> {
+        let recs: Recommendations = self
+            .recommendations
+            .get_json(ctx, &format!("/recommendations?user_id={}&limit={limit}", encode(user_id)))
+            .await?;
+        Ok(recs.product_ids)
+    }
+
+    /// `GET /notifications?user_id=&unread_only=true[&limit=]`; without a
+    /// limit the upstream's default applies.
+    pub async fn unread_notifications(
+        &self,
+        ctx: &RequestCtx,
+        user_id: &str,
+        limit: Option<u32>,
+    ) -> Result<Notifications, UpstreamError> {
+        let mut path = format!("/notifications?user_id={}&unread_only=true", encode(user_id));
+        if let Some(limit) = limit {
+            path.push_str(&format!("&limit={limit}"));
+        }
+        self.notifications.get_json(ctx, &path).await
+    }
+
+    /// `GET /reviews?product_id=&limit=`.
+    pub async fn reviews(&self, ctx: &RequestCtx, product_id: &str, limit: u32) -> Result<Reviews, UpstreamError> {
+        self.reviews
+            .get_json(ctx, &format!("/reviews?product_id={}&limit={limit}", encode(product_id)))
+            .await
+    }
+}

@@ -1,0 +1,22 @@
+//! Our eight concrete backends (DESIGN.md section 2): typed calls and the
+//! DTOs they answer with. The machinery (`upstream`, `fanout`) knows nothing
+//! of these; another team can replace this module and keep the rest.
+//!
+//! DTOs name the fields the BFFs use; fields an upstream adds are ignored.
+//! A missing field or a wrong type makes the answer a `bad_response`.
+
+mod calls;
+mod dto;
+
+pub use calls::Backends;
+pub use dto::*;
+
+/// Whether `id` is a plausible resource id to put into an upstream path:
+/// 1 to 64 characters, each a letter, digit, `.`, `_`, `:` or `-`.
+/// Anything else is refused with 400 before any upstream is called.
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}

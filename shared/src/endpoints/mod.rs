@@ -1,0 +1,4 @@
+//! Endpoints every BFF over our backends mounts unchanged: the order
+//! pass-through and checkout. Client-specific composites live in each BFF.
+
+pub mod order;

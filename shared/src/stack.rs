@@ -1,0 +1,53 @@
+//! The middleware stack every BFF wraps its routes in, built in one place,
+//! outermost layer first.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+
+use crate::error::{self, ApiError};
+use crate::platform::Platform;
+use crate::telemetry::Metrics;
+use crate::{context, ops, request_id};
+
+/// Adds the operations routes, the problem+json fallbacks and the common
+/// layers to a BFF's API routes. `extra` wraps the API routes only (CORS,
+/// rate limiting) and sits inside the common layers.
+pub fn finish(api: Router, platform: &Platform) -> Router {
+    let ops = ops::routes(platform.readiness.clone(), platform.metrics.clone());
+    api.merge(ops)
+        .fallback(error::fallback_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        // Innermost: the body limit, read by the JSON extractor, which
+        // turns an over-long body into 413 `payload_too_large`.
+        .layer(DefaultBodyLimit::max(platform.settings.max_body_bytes))
+        // The deadline starts when the request reaches us, before auth.
+        .layer(middleware::from_fn_with_state(platform.settings.deadline, context::layer))
+        // Compress whatever the handlers produced, errors included.
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        // A panic anywhere below becomes a 500 `internal` problem, never a
+        // dropped connection or a stack trace.
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
+        // Metrics see the final status of everything below, by route template.
+        .layer(middleware::from_fn_with_state(platform.metrics.clone(), track))
+        // Outermost: the request id, so every response and log line has one.
+        .layer(middleware::from_fn(request_id::layer))
+}
+
+async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.http_request(&route, response.status().as_u16(), started.elapsed());
+    response
+}

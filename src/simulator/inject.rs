@@ -1,0 +1,115 @@
+//! The layer in front of every service: counts and records each request,
+//! then applies the service's current [`Fault`] before (or instead of)
+//! letting the handler answer. Handlers know nothing of faults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+
+use super::fault::Fault;
+use super::listener::ConnHandle;
+use super::port::Port;
+use super::record::RecordedRequest;
+
+/// The largest request body a service reads (orders' bodies are far smaller).
+const MAX_BODY_BYTES: usize = 1 << 20;
+/// What a `malformed` service sends: starts like JSON, is not JSON.
+const MALFORMED_BODY: &str = r#"{"items": [{"id": "p-1", "name": "Trunc"#;
+
+/// What the fault decided for one request.
+enum Verdict {
+    /// Let the handler answer.
+    Serve,
+    /// Answer this instead of the handler.
+    Answer(Response),
+    /// The client gets no answer (reset, down, hang ended by shutdown); the
+    /// response only satisfies the server and never reaches anyone.
+    Silent(Response),
+}
+
+/// The middleware (for `axum::middleware::from_fn_with_state`).
+pub(crate) async fn inject(State(port): State<Arc<Port>>, request: Request, next: Next) -> Response {
+    let received_at_ms = port.now_ms();
+    let conn = request.extensions().get::<ConnectInfo<ConnHandle>>().map(|info| info.0.clone());
+    let (parts, body) = request.into_parts();
+    // The body is read before any fault so that every request is recorded whole.
+    let (body, readable) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => (bytes, true),
+        Err(_) => (Bytes::new(), false),
+    };
+    let seq = port.recorder.record(RecordedRequest {
+        method: parts.method.as_str().to_owned(),
+        path_and_query: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        received_at_ms,
+        answered_at_ms: None,
+    });
+
+    let response = match decide(&port, &port.fault(), conn.as_ref()).await {
+        Verdict::Silent(response) => return response,
+        Verdict::Answer(response) => response,
+        Verdict::Serve if !readable => error_body(StatusCode::BAD_REQUEST, "invalid_request"),
+        Verdict::Serve => next.run(Request::from_parts(parts, Body::from(body))).await,
+    };
+    port.recorder.answered(seq, port.now_ms());
+    response
+}
+
+async fn decide(port: &Port, fault: &Fault, conn: Option<&ConnHandle>) -> Verdict {
+    if fault.is_healthy() {
+        return Verdict::Serve;
+    }
+    if fault.down {
+        return Verdict::Silent(abort(conn));
+    }
+    let delay = fault.latency_ms.saturating_add(jitter(fault.jitter_ms));
+    if delay > 0 && !port.sleep(Duration::from_millis(delay)).await {
+        return Verdict::Silent(unavailable());
+    }
+    if fault.hang {
+        // Hyper drops this future when the client closes the connection.
+        port.until_shutdown().await;
+        return Verdict::Silent(unavailable());
+    }
+    if fault.reset {
+        return Verdict::Silent(abort(conn));
+    }
+    if fault.error_rate > 0.0 && rand::random::<f64>() < fault.error_rate {
+        return Verdict::Answer(error_body(fault.status(), "injected_fault"));
+    }
+    if fault.malformed {
+        return Verdict::Answer(([(header::CONTENT_TYPE, "application/json")], MALFORMED_BODY).into_response());
+    }
+    Verdict::Serve
+}
+
+fn jitter(max_ms: u64) -> u64 {
+    if max_ms == 0 { 0 } else { rand::random_range(0..=max_ms) }
+}
+
+/// Resets the connection; the returned response is never delivered.
+fn abort(conn: Option<&ConnHandle>) -> Response {
+    if !conn.is_some_and(ConnHandle::abort) {
+        // Only when served without connect info (a router driven in-process).
+        tracing::warn!("cannot reset a connection without its handle");
+    }
+    unavailable()
+}
+
+fn unavailable() -> Response {
+    error_body(StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+}
+
+fn error_body(status: StatusCode, code: &'static str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": code }))).into_response()
+}
