@@ -1,5 +1,6 @@
 //! Log subscriber set-up: JSON or pretty, filtered by `RUST_LOG`
-//! (default `info`).
+//! (default `info`). Logs go to stdout so that stderr carries only the
+//! one-line start-up error a supervisor shows to an operator.
 
 use std::io::IsTerminal;
 
@@ -14,9 +15,9 @@ pub fn init_logs(format: LogFormat) {
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
-        LogFormat::Auto => !std::io::stderr().is_terminal(),
+        LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
     let _ = if json {
         builder.json().flatten_event(true).with_current_span(false).try_init()
     } else {
