@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod backends;
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod endpoints;

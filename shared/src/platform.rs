@@ -35,7 +35,7 @@ impl Platform {
         let http = build_client(&settings.client)?;
         let metrics = Metrics::new();
         let upstreams = Upstreams::new(&settings, http.clone(), &metrics)?;
-        let backends = Backends::new(&upstreams)?;
+        let backends = Backends::new(&upstreams, &settings.cache, &metrics)?;
         let verifier = Arc::new(Verifier::from_settings(&settings.jwt, http.clone()).await?);
         Ok(Self { settings: Arc::new(settings), backends, verifier, metrics, readiness: Readiness::default(), http })
     }

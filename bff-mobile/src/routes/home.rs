@@ -131,7 +131,7 @@ async fn recommendation_cards(
         backends.products(ctx, &ids),
         fan.optional("recommendations.price", backends.prices(ctx, &ids)),
     );
-    Ok(shape_recommendations(&ids, products?, prices))
+    Ok(shape_recommendations(&ids, &products?, prices.as_deref().map(Vec::as_slice)))
 }
 
 fn shape_user(user: User) -> HomeUser {
@@ -151,7 +151,7 @@ fn shape_order(order: Order) -> RecentOrder {
 
 /// Cards in the recommender's order; ids the catalog does not know are
 /// left out; a product without a price gets null price fields.
-fn shape_recommendations(ids: &[String], products: Vec<Product>, prices: Option<Vec<Price>>) -> Vec<Recommendation> {
+fn shape_recommendations(ids: &[String], products: &[Product], prices: Option<&[Price]>) -> Vec<Recommendation> {
     let prices = prices.unwrap_or_default();
     ids.iter()
         .filter_map(|id| products.iter().find(|p| &p.id == id))
@@ -205,7 +205,7 @@ mod tests {
         let ids = vec!["p-2".to_owned(), "p-404".to_owned(), "p-1".to_owned()];
         let products = vec![product("p-1", &["a", "b"]), product("p-2", &[])];
         let prices = vec![Price { product_id: "p-1".into(), currency: "USD".into(), amount_cents: 999, discount_pct: 0 }];
-        let cards = shape_recommendations(&ids, products, Some(prices));
+        let cards = shape_recommendations(&ids, &products, Some(&prices));
         assert_eq!(cards.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["p-2", "p-1"]);
         assert_eq!(cards[1].image_url.as_deref(), Some("a"));
         assert_eq!(cards[1].price_cents, Some(999));

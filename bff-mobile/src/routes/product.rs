@@ -84,9 +84,13 @@ pub async fn product(
         fan.optional("price", one_of(backends.prices(&ctx, ids), |p: &Price| p.product_id == id)),
         fan.optional("stock", one_of(backends.stock(&ctx, ids), |s: &Stock| s.product_id == id)),
     );
-    let product: Product = product?;
+    let product: std::sync::Arc<Product> = product?;
     let body = ProductPage {
-        product: ProductSummary { image_url: product.image_url().map(str::to_owned), id: product.id, name: product.name },
+        product: ProductSummary {
+            image_url: product.image_url().map(str::to_owned),
+            id: product.id.clone(),
+            name: product.name.clone(),
+        },
         price: price.map(|p| PriceInfo { amount_cents: p.amount_cents, currency: p.currency, discount_pct: p.discount_pct }),
         stock: stock.map(|s| StockInfo { in_stock: s.available > 0 }),
         meta: fan.meta(),
@@ -96,10 +100,16 @@ pub async fn product(
 
 /// The item of a batch answer that `matches`; a batch that leaves the
 /// product out is reported as `not_found` for that section.
-async fn one_of<T>(
-    batch: impl Future<Output = Result<Vec<T>, UpstreamError>>,
+async fn one_of<T, B>(
+    batch: impl Future<Output = Result<B, UpstreamError>>,
     matches: impl Fn(&T) -> bool,
-) -> Result<T, UpstreamError> {
-    batch.await?.into_iter().find(|item| matches(item)).ok_or(UpstreamError::NotFound)
+) -> Result<T, UpstreamError>
+where
+    T: Clone,
+    B: std::ops::Deref,
+    B::Target: AsRef<[T]>,
+{
+    let batch = batch.await?;
+    batch.as_ref().iter().find(|item| matches(item)).cloned().ok_or(UpstreamError::NotFound)
 }
 

@@ -52,10 +52,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        principal(parts, state)
-            .await?
-            .map(Auth)
-            .ok_or(ApiError::Unauthorized)
+        principal(parts, state).await?.map(Auth).ok_or(ApiError::Unauthorized)
     }
 }
 

@@ -137,10 +137,7 @@ impl Jwks {
         } else {
             drop(gate);
             if !fetched_meanwhile {
-                tracing::debug!(
-                    kid = kid.unwrap_or("<none>"),
-                    "unknown JWKS kid; refresh rate-limited"
-                );
+                tracing::debug!(kid = kid.unwrap_or("<none>"), "unknown JWKS kid; refresh rate-limited");
             }
         }
         self.inner.snapshot().find(kid)
@@ -196,8 +193,7 @@ fn parse_key_set(body: &[u8]) -> Result<KeySet, String> {
     struct RawSet {
         keys: Vec<serde_json::Value>,
     }
-    let raw: RawSet =
-        serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
+    let raw: RawSet = serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
     let mut set = KeySet::default();
     let mut usable = Vec::new();
     for value in raw.keys {
@@ -211,11 +207,7 @@ fn parse_key_set(body: &[u8]) -> Result<KeySet, String> {
         let kid = jwk.common.key_id.clone();
         match usable_key(&jwk) {
             Ok(key) => usable.push((kid, Arc::new(key))),
-            Err(why) => tracing::debug!(
-                kid = kid.as_deref().unwrap_or("<none>"),
-                why,
-                "skipping a JWK"
-            ),
+            Err(why) => tracing::debug!(kid = kid.as_deref().unwrap_or("<none>"), why, "skipping a JWK"),
         }
     }
     if usable.is_empty() {

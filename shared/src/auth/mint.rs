@@ -52,9 +52,7 @@ pub fn mint_hs256(secret: &str, sub: &str, ttl: Duration) -> Result<String, Mint
     }
     // A clock before 1970 is a broken host; 0 still yields a usable `exp`
     // relative to what the verifier (on the same host) believes.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let claims = Claims {
         sub,
         iat: now,

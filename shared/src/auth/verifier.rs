@@ -15,6 +15,7 @@
 //! Reading the `Authorization` header is here too ([`Verifier::from_headers`]);
 //! the axum extractors around it live in [`extract`](super::extract).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use http::HeaderMap;
@@ -39,7 +40,7 @@ const MIN_SECRET_LEN: usize = 32;
 /// `Arc<Verifier>`; verification takes `&self`.
 pub struct Verifier {
     keys: Keys,
-    /// Claim rules; `algorithms` is filled per key at verification.
+    /// Claim rules, and for a fixed key its one algorithm.
     validation: Validation,
 }
 
@@ -80,21 +81,11 @@ impl Verifier {
     /// `BFF_JWT_PUBLIC_KEY_FILE`. A JWKS URL is fetched once now, but an
     /// unreachable endpoint only logs a warning: keys are fetched again when
     /// the first token needs them.
-    pub async fn from_settings(
-        settings: &JwtSettings,
-        http: reqwest::Client,
-    ) -> Result<Verifier, ConfigError> {
-        let keys = match (
-            &settings.hs256_secret,
-            &settings.public_key_file,
-            &settings.jwks_url,
-        ) {
+    pub async fn from_settings(settings: &JwtSettings, http: reqwest::Client) -> Result<Verifier, ConfigError> {
+        let keys = match (&settings.hs256_secret, &settings.public_key_file, &settings.jwks_url) {
             (Some(secret), None, None) => {
                 if secret.is_empty() {
-                    return Err(ConfigError::new(
-                        vars::JWT_HS256_SECRET,
-                        "the secret must not be empty",
-                    ));
+                    return Err(ConfigError::new(vars::JWT_HS256_SECRET, "the secret must not be empty"));
                 }
                 if secret.len() < MIN_SECRET_LEN {
                     tracing::warn!(
@@ -122,10 +113,13 @@ impl Verifier {
                 return Err(ConfigError::new(names, "set exactly one JWT key source"));
             }
         };
-        Ok(Verifier {
-            keys,
-            validation: claim_rules(settings),
-        })
+        let mut validation = claim_rules(settings);
+        // Fixed keys have one algorithm for life: set it once. JWKS keys
+        // each set theirs per token.
+        if let Keys::Fixed { alg, .. } = &keys {
+            validation.algorithms = vec![*alg];
+        }
+        Ok(Verifier { keys, validation })
     }
 
     /// Verifies `token` (the part after `Bearer `) and returns its principal.
@@ -134,16 +128,12 @@ impl Verifier {
     /// its `exp` (plus leeway); [`ApiError::InvalidToken`] for anything else.
     pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
-            tracing::debug!(
-                len = token.len(),
-                "bearer token rejected: empty or too long"
-            );
+            tracing::debug!(len = token.len(), "bearer token rejected: empty or too long");
             return Err(ApiError::InvalidToken);
         }
         // `alg: none` and unknown algorithms fail here: the library's
         // `Algorithm` has no such variant.
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| rejected("unreadable header", &e))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| rejected("unreadable header", &e))?;
         let jwks_key;
         let (key, alg) = match &self.keys {
             Keys::Fixed { key, alg } => (key, *alg),
@@ -162,18 +152,24 @@ impl Verifier {
             tracing::debug!(token_alg = ?header.alg, key_alg = ?alg, "bearer token rejected: algorithm not accepted for this key");
             return Err(ApiError::InvalidToken);
         }
-        let mut validation = self.validation.clone();
-        validation.algorithms = vec![alg];
+        // The rules for a fixed key already name its algorithm; a JWKS key
+        // brings its own.
+        let validation = if self.validation.algorithms == [alg] {
+            Cow::Borrowed(&self.validation)
+        } else {
+            let mut v = self.validation.clone();
+            v.algorithms = vec![alg];
+            Cow::Owned(v)
+        };
         // The library checks the signature before any claim, so "expired"
         // is only ever reported for a genuine token.
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e
-            .kind()
-        {
-            ErrorKind::ExpiredSignature => {
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+            if *e.kind() == ErrorKind::ExpiredSignature {
                 tracing::debug!("bearer token rejected: expired");
                 ApiError::TokenExpired
+            } else {
+                rejected("failed verification", &e)
             }
-            _ => rejected("failed verification", &e),
         })?;
         if data.claims.sub.is_empty() {
             tracing::debug!("bearer token rejected: empty sub");
@@ -212,7 +208,7 @@ impl Verifier {
 
 /// The claim rules shared by every key (DESIGN.md section 7).
 fn claim_rules(settings: &JwtSettings) -> Validation {
-    // The algorithm list is replaced per token with the key's one algorithm.
+    // The algorithm list is replaced with the key's one algorithm.
     let mut v = Validation::new(Algorithm::HS256);
     v.leeway = LEEWAY_SECS;
     v.validate_exp = true;
@@ -258,10 +254,7 @@ async fn load_pem(path: &Path) -> Result<(DecodingKey, Algorithm), ConfigError> 
             ));
         }
         None => {
-            return Err(ConfigError::new(
-                var,
-                format!("{} is not a PEM file", path.display()),
-            ));
+            return Err(ConfigError::new(var, format!("{} is not a PEM file", path.display())));
         }
     }
     if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {

@@ -7,7 +7,9 @@ use http::{HeaderName, HeaderValue};
 use urlencoding::encode;
 
 use super::dto::*;
-use crate::config::ConfigError;
+use crate::cache::FragmentCache;
+use crate::config::{CacheSettings, ConfigError};
+use crate::telemetry::Metrics;
 use crate::context::RequestCtx;
 use crate::upstream::{Upstream, UpstreamError, Upstreams};
 
@@ -22,6 +24,10 @@ pub struct Backends {
     recommendations: Arc<Upstream>,
     notifications: Arc<Upstream>,
     reviews: Arc<Upstream>,
+    /// Catalog reads (single and batch), keyed by call.
+    product_cache: FragmentCache,
+    /// Price reads, keyed by call, with a short TTL.
+    price_cache: FragmentCache,
 }
 
 fn join_ids(ids: &[String]) -> String {
@@ -29,8 +35,9 @@ fn join_ids(ids: &[String]) -> String {
 }
 
 impl Backends {
-    /// Picks the eight backends out of the configured upstreams.
-    pub fn new(upstreams: &Upstreams) -> Result<Self, ConfigError> {
+    /// Picks the eight backends out of the configured upstreams, with
+    /// fragment caches for the non-personal reads (catalog, pricing).
+    pub fn new(upstreams: &Upstreams, cache: &CacheSettings, metrics: &Arc<Metrics>) -> Result<Self, ConfigError> {
         Ok(Self {
             users: upstreams.get("users")?,
             orders: upstreams.get("orders")?,
@@ -40,6 +47,8 @@ impl Backends {
             recommendations: upstreams.get("recommendations")?,
             notifications: upstreams.get("notifications")?,
             reviews: upstreams.get("reviews")?,
+            product_cache: FragmentCache::new(cache.product_ttl, cache.stale_for, cache.max_bytes / 2, metrics.clone()),
+            price_cache: FragmentCache::new(cache.price_ttl, cache.stale_for, cache.max_bytes / 2, metrics.clone()),
         })
     }
 
@@ -71,27 +80,50 @@ impl Backends {
             .await
     }
 
-    /// `GET /products/{id}`.
-    pub async fn product(&self, ctx: &RequestCtx, id: &str) -> Result<Product, UpstreamError> {
-        self.catalog.get_json(ctx, &format!("/products/{}", encode(id))).await
+    /// `GET /products/{id}`, through the product cache.
+    pub async fn product(&self, ctx: &RequestCtx, id: &str) -> Result<Arc<Product>, UpstreamError> {
+        let path = format!("/products/{}", encode(id));
+        self.product_cache.get_or_fetch(path.clone(), || self.catalog.get_json_weighted(ctx, &path)).await
     }
 
-    /// `GET /products?ids=…` (at most 100 ids; unknown ids are left out).
-    pub async fn products(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Vec<Product>, UpstreamError> {
+    /// `GET /products?ids=…` (at most 100 ids; unknown ids are left out),
+    /// through the product cache.
+    pub async fn products(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Arc<Vec<Product>>, UpstreamError> {
+        if ids.is_empty() {
+            return Ok(Arc::new(Vec::new()));
+        }
+        let path = format!("/products?ids={}", join_ids(ids));
+        let page = self.product_cache.get_or_fetch(path.clone(), || self.fetch_items(&self.catalog, ctx, &path)).await?;
+        Ok(page)
+    }
+
+    /// `GET /prices?product_ids=…`, through the price cache.
+    pub async fn prices(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Arc<Vec<Price>>, UpstreamError> {
+        if ids.is_empty() {
+            return Ok(Arc::new(Vec::new()));
+        }
+        let path = format!("/prices?product_ids={}", join_ids(ids));
+        self.price_cache.get_or_fetch(path.clone(), || self.fetch_items(&self.pricing, ctx, &path)).await
+    }
+
+    /// `GET /prices?product_ids=…` straight from pricing: for writes, which
+    /// must charge the current price, not a cached one.
+    pub async fn prices_uncached(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Vec<Price>, UpstreamError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let page: Items<Product> = self.catalog.get_json(ctx, &format!("/products?ids={}", join_ids(ids))).await?;
-        Ok(page.items)
+        let path = format!("/prices?product_ids={}", join_ids(ids));
+        self.fetch_items(&self.pricing, ctx, &path).await.map(|(items, _)| items)
     }
 
-    /// `GET /prices?product_ids=…`.
-    pub async fn prices(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Vec<Price>, UpstreamError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let page: Items<Price> = self.pricing.get_json(ctx, &format!("/prices?product_ids={}", join_ids(ids))).await?;
-        Ok(page.items)
+    async fn fetch_items<T: serde::de::DeserializeOwned>(
+        &self,
+        upstream: &Upstream,
+        ctx: &RequestCtx,
+        path: &str,
+    ) -> Result<(Vec<T>, usize), UpstreamError> {
+        let (page, weight): (Items<T>, usize) = upstream.get_json_weighted(ctx, path).await?;
+        Ok((page.items, weight))
     }
 
     /// `GET /stock?product_ids=…`.

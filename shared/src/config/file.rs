@@ -102,7 +102,7 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
         .map_err(|e| ConfigError::new(super::vars::CONFIG, format!("cannot read {shown}: {e}")))?;
     let file: File = toml::from_str(&text).map_err(|e| {
         let message = e.message().replace('\n', " ");
-        ConfigError::new(format!("{shown}"), format!("invalid config file: {message}"))
+        ConfigError::new(shown.clone(), format!("invalid config file: {message}"))
     })?;
     let key = |k: &str| format!("{shown}: {k}");
     let ms = Duration::from_millis;

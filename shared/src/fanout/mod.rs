@@ -87,9 +87,11 @@ impl Fanout {
     ) -> Result<T, UpstreamError> {
         // Upstream calls already stop at the deadline; this is the backstop
         // for anything else a section awaits.
-        let result = tokio::time::timeout_at(self.deadline.instant(), call)
-            .await
-            .unwrap_or(Err(UpstreamError::Timeout));
+        let (result, stale) = crate::cache::observe_stale(tokio::time::timeout_at(self.deadline.instant(), call)).await;
+        let result = result.unwrap_or(Err(UpstreamError::Timeout));
+        if stale && result.is_ok() {
+            self.stale(section);
+        }
         if !section.contains('.') {
             self.lock().timings.push((section, self.started.elapsed()));
         }

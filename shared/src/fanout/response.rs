@@ -40,10 +40,10 @@ impl IntoResponse for Composite {
         if self.partial {
             headers.insert(X_PARTIAL_RESPONSE.clone(), HeaderValue::from_static("true"));
         }
-        if let Ok(timing) = HeaderValue::from_str(&self.server_timing) {
-            if !self.server_timing.is_empty() {
-                headers.insert(SERVER_TIMING.clone(), timing);
-            }
+        if !self.server_timing.is_empty()
+            && let Ok(timing) = HeaderValue::from_str(&self.server_timing)
+        {
+            headers.insert(SERVER_TIMING.clone(), timing);
         }
         if self.personal {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));

@@ -78,10 +78,20 @@ impl Upstream {
     /// Connection failures are retried up to the configured count while
     /// the deadline allows (GETs are idempotent).
     pub async fn get_json<T: DeserializeOwned>(&self, ctx: &RequestCtx, path: &str) -> Result<T, UpstreamError> {
+        self.get_json_weighted(ctx, path).await.map(|(value, _)| value)
+    }
+
+    /// Like [`Upstream::get_json`], also returning the body's size in bytes
+    /// (the weight of a cache entry).
+    pub async fn get_json_weighted<T: DeserializeOwned>(
+        &self,
+        ctx: &RequestCtx,
+        path: &str,
+    ) -> Result<(T, usize), UpstreamError> {
         let mut attempts_left = self.retries;
         loop {
             let outgoing = Outgoing { method: Method::GET, path, body: None, headers: &[] };
-            match self.call(ctx, outgoing, read_json::<T>).await {
+            match self.call(ctx, outgoing, read_json_weighted::<T>).await {
                 Err(UpstreamError::Transport) if attempts_left > 0 && !ctx.deadline.remaining().is_zero() => {
                     attempts_left -= 1;
                 }
@@ -193,6 +203,11 @@ impl Upstream {
 }
 
 async fn read_json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, UpstreamError> {
+    read_json_weighted(response).await.map(|(value, _)| value)
+}
+
+async fn read_json_weighted<T: DeserializeOwned>(response: reqwest::Response) -> Result<(T, usize), UpstreamError> {
     let body = response.bytes().await.map_err(|_| UpstreamError::Transport)?;
-    serde_json::from_slice(&body).map_err(|_| UpstreamError::BadResponse)
+    let value = serde_json::from_slice(&body).map_err(|_| UpstreamError::BadResponse)?;
+    Ok((value, body.len()))
 }

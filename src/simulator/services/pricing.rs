@@ -31,7 +31,7 @@ pub(crate) fn list_price_cents(n: u32) -> u64 {
 /// The price of product `n`.
 pub(crate) fn price(n: u32) -> Price {
     let n64 = u64::from(n);
-    let discounted = hash(&[SALT_DISCOUNTED, n64]) % 4 == 0;
+    let discounted = hash(&[SALT_DISCOUNTED, n64]).is_multiple_of(4);
     Price {
         product_id: format!("p-{n}"),
         currency: "USD",

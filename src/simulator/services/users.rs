@@ -61,7 +61,7 @@ pub(crate) fn user(n: u32) -> User {
         preferences: Preferences {
             currency: "USD",
             language: pick(hash(&[SALT_LANGUAGE, n64]), &LANGUAGES),
-            marketing_opt_in: hash(&[SALT_MARKETING, n64]) % 2 == 0,
+            marketing_opt_in: hash(&[SALT_MARKETING, n64]).is_multiple_of(2),
         },
     }
 }

@@ -1,0 +1,149 @@
+//! Each fault kind is visible from a reqwest client, as a BFF would see it,
+//! and clearing it brings the service back.
+
+use std::time::{Duration, Instant};
+
+use super::{Harness, start, start_with};
+use crate::simulator::{Fault, Service, SimulatorConfig};
+
+const PATH: &str = "/users/u-1";
+
+impl Harness {
+    async fn send(&self, client: &reqwest::Client) -> Result<reqwest::Response, reqwest::Error> {
+        client.get(self.url(Service::Users, PATH)).send().await
+    }
+}
+
+/// A client error that carries no HTTP answer and is not a timeout.
+fn assert_connection_error(result: Result<reqwest::Response, reqwest::Error>, what: &str) -> reqwest::Error {
+    match result {
+        Ok(response) => panic!("{what}: expected a connection error, got HTTP {}", response.status()),
+        Err(e) => {
+            assert!(e.status().is_none() && !e.is_timeout(), "{what}: {e:?}");
+            e
+        }
+    }
+}
+
+#[tokio::test]
+async fn latency_delays_every_answer_and_jitter_stays_within_its_bound() {
+    let h = start().await;
+    h.sim.set_fault(Service::Users, Fault { latency_ms: 120, jitter_ms: 40, ..Fault::default() });
+    let started = Instant::now();
+    let response = h.send(&h.http).await.expect("answer");
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 200);
+    assert!(elapsed >= Duration::from_millis(120), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+    let recorded = &h.sim.requests(Service::Users)[0];
+    let held = recorded.answered_at_ms.expect("answered") - recorded.received_at_ms;
+    assert!((119..=200).contains(&held), "{held} ms");
+
+    h.sim.clear_faults();
+    let started = Instant::now();
+    h.send(&h.http).await.expect("answer");
+    assert!(started.elapsed() < Duration::from_millis(100));
+}
+
+#[tokio::test]
+async fn an_error_rate_answers_the_error_status_that_often() {
+    let h = start().await;
+    h.sim.set_fault(Service::Users, Fault { error_rate: 1.0, error_status: 503, ..Fault::default() });
+    let response = h.send(&h.http).await.expect("answer");
+    assert_eq!(response.status(), 503);
+    assert!(response.json::<serde_json::Value>().await.is_ok(), "an injected error is still JSON");
+
+    h.sim.set_fault(Service::Users, Fault { error_rate: 1.0, ..Fault::default() });
+    assert_eq!(h.send(&h.http).await.expect("answer").status(), 500, "0 means 500");
+
+    h.sim.set_fault(Service::Users, Fault { error_rate: 0.5, error_status: 502, ..Fault::default() });
+    let mut errors = 0;
+    for _ in 0..200 {
+        errors += u32::from(h.send(&h.http).await.expect("answer").status() == 502);
+    }
+    assert!((50..=150).contains(&errors), "{errors} of 200");
+    assert_eq!(h.sim.count(Service::Users), 202, "faulted requests are counted");
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_200_json_that_does_not_parse() {
+    let h = start().await;
+    h.sim.set_fault(Service::Catalog, Fault { malformed: true, ..Fault::default() });
+    let response = h.http.get(h.url(Service::Catalog, "/products/p-1")).send().await.expect("answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let text = response.text().await.expect("body");
+    assert!(serde_json::from_str::<serde_json::Value>(&text).is_err(), "{text}");
+}
+
+#[tokio::test]
+async fn a_hanging_service_holds_the_request_until_the_client_gives_up() {
+    let h = start().await;
+    h.sim.set_fault(Service::Users, Fault { hang: true, ..Fault::default() });
+    let impatient = super::client()
+        .no_proxy()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let error = h.send(&impatient).await.expect_err("no answer");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(h.sim.count(Service::Users), 1);
+    assert_eq!(h.sim.requests(Service::Users)[0].answered_at_ms, None);
+
+    h.sim.clear_faults();
+    assert_eq!(h.send(&impatient).await.expect("answer").status(), 200);
+}
+
+#[tokio::test]
+async fn a_reset_fault_breaks_the_connection_without_any_answer() {
+    let h = start().await;
+    // Warm a keep-alive connection, then reset both it and a fresh one.
+    assert_eq!(h.send(&h.http).await.expect("answer").status(), 200);
+    h.sim.set_fault(Service::Users, Fault { reset: true, ..Fault::default() });
+    assert_connection_error(h.send(&h.http).await, "kept-alive connection");
+    let fresh = super::client().build().expect("client");
+    assert_connection_error(h.send(&fresh).await, "new connection");
+    assert_eq!(h.sim.count(Service::Users), 3, "reset requests are counted");
+    assert!(h.sim.requests(Service::Users)[1..].iter().all(|r| r.answered_at_ms.is_none()));
+
+    h.sim.clear_faults();
+    assert_eq!(h.send(&h.http).await.expect("answer").status(), 200);
+}
+
+#[tokio::test]
+async fn a_down_service_refuses_connections_resets_kept_alive_ones_and_comes_back_on_the_same_port() {
+    let h = start().await;
+    let url = h.sim.url(Service::Users);
+    assert_eq!(h.send(&h.http).await.expect("answer").status(), 200);
+
+    h.sim.set_fault(Service::Users, Fault { down: true, ..Fault::default() });
+    assert_connection_error(h.send(&h.http).await, "kept-alive connection");
+    assert_eq!(h.sim.count(Service::Users), 2, "the request on the kept-alive connection is counted");
+    let fresh = super::client().build().expect("client");
+    let refused = assert_connection_error(h.send(&fresh).await, "new connection");
+    assert!(refused.is_connect(), "refused: {refused:?}");
+    assert_eq!(h.sim.count(Service::Users), 2, "a refused connection sends nothing");
+
+    h.sim.clear_faults();
+    assert_eq!(h.sim.url(Service::Users), url);
+    assert_eq!(h.send(&fresh).await.expect("answer").status(), 200);
+    assert_eq!(h.send(&h.http).await.expect("answer").status(), 200);
+}
+
+#[tokio::test]
+async fn faults_in_the_configuration_apply_from_the_start_and_other_services_stay_healthy() {
+    let mut config = SimulatorConfig::ephemeral();
+    config.faults = vec![
+        (Service::Users, Fault { down: true, ..Fault::default() }),
+        (Service::Pricing, Fault { error_rate: 1.0, error_status: 429, ..Fault::default() }),
+    ];
+    let h = start_with(config).await;
+    assert_connection_error(h.send(&h.http).await, "down from the start");
+    let price = h.http.get(h.url(Service::Pricing, "/prices?product_ids=p-1")).send().await.expect("answer");
+    assert_eq!(price.status(), 429);
+    assert_eq!(h.ok(Service::Catalog, "/products/p-1").await["id"], "p-1");
+    h.sim.clear_faults();
+    assert_eq!(h.send(&h.http).await.expect("answer").status(), 200);
+}

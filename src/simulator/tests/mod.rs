@@ -23,12 +23,15 @@ pub(super) async fn start() -> Harness {
 
 pub(super) async fn start_with(config: SimulatorConfig) -> Harness {
     let sim = Simulator::start(config).await.expect("simulator starts");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
+    let http = client().timeout(Duration::from_secs(5)).build().expect("client");
     Harness { sim, http }
+}
+
+/// A client builder for loopback (no proxy), usable in any test.
+pub(super) fn client() -> reqwest::ClientBuilder {
+    // reqwest is built without a default TLS provider; plain HTTP still needs one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy()
 }
 
 impl Harness {

@@ -49,9 +49,7 @@ async fn call(
         .headers()
         .get(header::WWW_AUTHENTICATE)
         .map(|v| v.to_str().expect("ascii").to_owned());
-    let body = to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
+    let body = to_bytes(response.into_body(), usize::MAX).await.expect("body");
     let text = String::from_utf8(body.to_vec()).expect("utf-8");
     let code = serde_json::from_str::<Value>(&text)
         .ok()
@@ -85,16 +83,8 @@ async fn a_bad_token_is_invalid_token_on_required_and_optional_routes() {
         ] {
             let (status, _, code, challenge) = call(app().await, path, Some(authorization)).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {authorization}");
-            assert_eq!(
-                code.as_deref(),
-                Some("invalid_token"),
-                "{path} {authorization}"
-            );
-            assert!(
-                challenge
-                    .expect("WWW-Authenticate")
-                    .contains("invalid_token")
-            );
+            assert_eq!(code.as_deref(), Some("invalid_token"), "{path} {authorization}");
+            assert!(challenge.expect("WWW-Authenticate").contains("invalid_token"));
         }
     }
 }
@@ -143,12 +133,8 @@ async fn the_verified_principal_is_cached_in_the_request_extensions() {
         .body(())
         .expect("request");
     let (mut parts, ()) = request.into_parts();
-    let Auth(first) = Auth::from_request_parts(&mut parts, &state)
-        .await
-        .expect("verified");
+    let Auth(first) = Auth::from_request_parts(&mut parts, &state).await.expect("verified");
     assert_eq!(parts.extensions.get::<Principal>(), Some(&first));
-    let MaybeAuth(second) = MaybeAuth::from_request_parts(&mut parts, &state)
-        .await
-        .expect("cached");
+    let MaybeAuth(second) = MaybeAuth::from_request_parts(&mut parts, &state).await.expect("cached");
     assert_eq!(second, Some(first));
 }

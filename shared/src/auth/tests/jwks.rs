@@ -25,26 +25,10 @@ async fn a_token_signed_by_a_published_key_is_accepted() {
     ])
     .await;
     let verifier = server.verifier().await;
-    let rs = sign(
-        Algorithm::RS256,
-        &rsa_signer(),
-        Some("rsa-1"),
-        &good_claims("u-rsa"),
-    );
-    let es = sign(
-        Algorithm::ES256,
-        &ec_signer(),
-        Some("ec-1"),
-        &good_claims("u-ec"),
-    );
-    assert_eq!(
-        &*verifier.verify(&rs).await.expect("RS256 accepted").sub,
-        "u-rsa"
-    );
-    assert_eq!(
-        &*verifier.verify(&es).await.expect("ES256 accepted").sub,
-        "u-ec"
-    );
+    let rs = sign(Algorithm::RS256, &rsa_signer(), Some("rsa-1"), &good_claims("u-rsa"));
+    let es = sign(Algorithm::ES256, &ec_signer(), Some("ec-1"), &good_claims("u-ec"));
+    assert_eq!(&*verifier.verify(&rs).await.expect("RS256 accepted").sub, "u-rsa");
+    assert_eq!(&*verifier.verify(&es).await.expect("ES256 accepted").sub, "u-ec");
     assert_eq!(server.hits(), 1, "known kids need no refresh");
 }
 
@@ -54,12 +38,7 @@ async fn a_key_without_alg_verifies_the_algorithm_its_type_implies() {
     key.common.key_algorithm = None;
     let server = JwksServer::start(vec![key]).await;
     let verifier = server.verifier().await;
-    let token = sign(
-        Algorithm::ES256,
-        &ec_signer(),
-        Some("ec-1"),
-        &good_claims("u-1"),
-    );
+    let token = sign(Algorithm::ES256, &ec_signer(), Some("ec-1"), &good_claims("u-1"));
     assert!(verifier.verify(&token).await.is_ok());
 }
 
@@ -73,23 +52,15 @@ async fn a_token_whose_alg_differs_from_its_key_is_invalid() {
         Some("rsa-1"),
         &good_claims("attacker"),
     );
-    assert_eq!(
-        verifier.verify(&confused).await,
-        Err(ApiError::InvalidToken)
-    );
-    let none = unsigned(
-        &json!({ "alg": "none", "kid": "rsa-1" }),
-        &good_claims("attacker"),
-    );
+    assert_eq!(verifier.verify(&confused).await, Err(ApiError::InvalidToken));
+    let none = unsigned(&json!({ "alg": "none", "kid": "rsa-1" }), &good_claims("attacker"));
     assert_eq!(verifier.verify(&none).await, Err(ApiError::InvalidToken));
 }
 
 #[tokio::test]
 async fn a_symmetric_key_in_the_jwks_is_never_used() {
     let server = JwksServer::start(vec![jwk(&rsa_signer(), Algorithm::RS256, "rsa-1")]).await;
-    server.publish(
-        json!({ "kty": "oct", "kid": "hmac", "alg": "HS256", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ" }),
-    );
+    server.publish(json!({ "kty": "oct", "kid": "hmac", "alg": "HS256", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ" }));
     let verifier = server.verifier().await;
     let token = sign(
         Algorithm::HS256,
@@ -112,22 +83,14 @@ async fn a_token_without_kid_is_accepted_only_when_the_set_has_one_key() {
         jwk(&rsa_signer(), Algorithm::RS256, "rsa-1"),
     ])
     .await;
-    assert_eq!(
-        two.verifier().await.verify(&token).await,
-        Err(ApiError::InvalidToken)
-    );
+    assert_eq!(two.verifier().await.verify(&token).await, Err(ApiError::InvalidToken));
 }
 
 #[tokio::test]
 async fn a_key_published_under_a_new_kid_after_start_is_accepted_within_five_seconds() {
     let server = JwksServer::start(vec![jwk(&rsa_signer(), Algorithm::RS256, "old")]).await;
     let verifier = server.verifier().await;
-    let token = sign(
-        Algorithm::ES256,
-        &ec_signer(),
-        Some("new"),
-        &good_claims("u-1"),
-    );
+    let token = sign(Algorithm::ES256, &ec_signer(), Some("new"), &good_claims("u-1"));
     assert_eq!(
         verifier.verify(&token).await,
         Err(ApiError::InvalidToken),
@@ -150,16 +113,8 @@ async fn a_key_published_under_a_new_kid_after_start_is_accepted_within_five_sec
         after <= MIN_REFRESH_INTERVAL + Duration::from_millis(500),
         "accepted after {after:?}"
     );
-    let old = sign(
-        Algorithm::RS256,
-        &rsa_signer(),
-        Some("old"),
-        &good_claims("u-2"),
-    );
-    assert!(
-        verifier.verify(&old).await.is_ok(),
-        "the old key still works"
-    );
+    let old = sign(Algorithm::RS256, &rsa_signer(), Some("old"), &good_claims("u-2"));
+    assert!(verifier.verify(&old).await.is_ok(), "the old key still works");
 }
 
 #[tokio::test]
@@ -168,20 +123,12 @@ async fn concurrent_tokens_with_unknown_kids_share_one_fetch() {
     let verifier = server.verifier().await;
     sleep(MIN_REFRESH_INTERVAL).await; // so that a refresh is allowed
     let tokens: Vec<String> = (0..100)
-        .map(|_| {
-            unsigned(
-                &json!({ "alg": "RS256", "kid": random_kid() }),
-                &good_claims("u-1"),
-            )
-        })
+        .map(|_| unsigned(&json!({ "alg": "RS256", "kid": random_kid() }), &good_claims("u-1")))
         .collect();
     let results = join_all(tokens.iter().map(|t| verifier.verify(t))).await;
     assert!(results.iter().all(|r| *r == Err(ApiError::InvalidToken)));
     let refreshes = server.hits() - 1;
-    assert!(
-        (1..=2).contains(&refreshes),
-        "{refreshes} fetches for 100 unknown kids"
-    );
+    assert!((1..=2).contains(&refreshes), "{refreshes} fetches for 100 unknown kids");
 }
 
 #[tokio::test]
@@ -193,20 +140,11 @@ async fn a_slow_endpoint_is_fetched_once_for_concurrent_unknown_kids() {
     server.set_delay(MIN_REFRESH_INTERVAL + Duration::from_millis(300));
     sleep(MIN_REFRESH_INTERVAL).await;
     let tokens: Vec<String> = (0..100)
-        .map(|_| {
-            unsigned(
-                &json!({ "alg": "RS256", "kid": random_kid() }),
-                &good_claims("u-1"),
-            )
-        })
+        .map(|_| unsigned(&json!({ "alg": "RS256", "kid": random_kid() }), &good_claims("u-1")))
         .collect();
     let results = join_all(tokens.iter().map(|t| verifier.verify(t))).await;
     assert!(results.iter().all(|r| *r == Err(ApiError::InvalidToken)));
-    assert_eq!(
-        server.hits() - 1,
-        1,
-        "one fetch for 100 concurrent unknown kids"
-    );
+    assert_eq!(server.hits() - 1, 1, "one fetch for 100 concurrent unknown kids");
 }
 
 #[tokio::test]
@@ -215,10 +153,7 @@ async fn a_stream_of_unknown_kids_fetches_at_most_once_per_second() {
     let verifier = server.verifier().await;
     let started = Instant::now();
     for _ in 0..100 {
-        let token = unsigned(
-            &json!({ "alg": "RS256", "kid": random_kid() }),
-            &good_claims("u-1"),
-        );
+        let token = unsigned(&json!({ "alg": "RS256", "kid": random_kid() }), &good_claims("u-1"));
         assert_eq!(verifier.verify(&token).await, Err(ApiError::InvalidToken));
     }
     let allowed = 1 + started.elapsed().as_secs() as usize;
@@ -235,12 +170,7 @@ async fn an_endpoint_down_at_start_up_does_not_fail_start_up_and_is_fetched_late
     let server = JwksServer::start(vec![jwk(&rsa_signer(), Algorithm::RS256, "rsa-1")]).await;
     server.set_down(true);
     let verifier = server.verifier().await;
-    let token = sign(
-        Algorithm::RS256,
-        &rsa_signer(),
-        Some("rsa-1"),
-        &good_claims("u-1"),
-    );
+    let token = sign(Algorithm::RS256, &rsa_signer(), Some("rsa-1"), &good_claims("u-1"));
     assert_eq!(
         verifier.verify(&token).await,
         Err(ApiError::InvalidToken),
@@ -265,12 +195,7 @@ async fn an_unreachable_endpoint_does_not_fail_start_up() {
     let verifier = Verifier::from_settings(&settings, http())
         .await
         .expect("start-up succeeds");
-    let token = sign(
-        Algorithm::RS256,
-        &rsa_signer(),
-        Some("rsa-1"),
-        &good_claims("u-1"),
-    );
+    let token = sign(Algorithm::RS256, &rsa_signer(), Some("rsa-1"), &good_claims("u-1"));
     assert_eq!(verifier.verify(&token).await, Err(ApiError::InvalidToken));
 }
 
@@ -280,22 +205,10 @@ async fn a_failed_refresh_keeps_the_old_keys() {
     let verifier = server.verifier().await;
     server.set_down(true);
     sleep(MIN_REFRESH_INTERVAL).await;
-    let unknown = unsigned(
-        &json!({ "alg": "RS256", "kid": "unknown" }),
-        &good_claims("u-1"),
-    );
+    let unknown = unsigned(&json!({ "alg": "RS256", "kid": "unknown" }), &good_claims("u-1"));
     assert_eq!(verifier.verify(&unknown).await, Err(ApiError::InvalidToken));
-    assert_eq!(
-        server.hits(),
-        2,
-        "the unknown kid triggered a (failed) refresh"
-    );
-    let known = sign(
-        Algorithm::RS256,
-        &rsa_signer(),
-        Some("rsa-1"),
-        &good_claims("u-1"),
-    );
+    assert_eq!(server.hits(), 2, "the unknown kid triggered a (failed) refresh");
+    let known = sign(Algorithm::RS256, &rsa_signer(), Some("rsa-1"), &good_claims("u-1"));
     assert!(verifier.verify(&known).await.is_ok());
 }
 

@@ -9,11 +9,7 @@ use crate::error::ApiError;
 #[tokio::test]
 async fn a_minted_token_is_accepted_by_an_hs256_verifier_with_the_same_secret() {
     let token = mint_hs256(SECRET, "u-1", Duration::from_secs(600)).expect("minted");
-    let principal = hs_verifier(None, None)
-        .await
-        .verify(&token)
-        .await
-        .expect("accepted");
+    let principal = hs_verifier(None, None).await.verify(&token).await.expect("accepted");
     assert_eq!(&*principal.sub, "u-1");
 }
 
@@ -40,10 +36,7 @@ async fn a_minted_token_with_a_zero_ttl_expires() {
         .expect("decodable")
         .claims;
     assert_eq!(claims["exp"], claims["iat"]);
-    let stale = hs256(
-        SECRET,
-        &serde_json::json!({ "sub": "u-1", "exp": now() - 10 }),
-    );
+    let stale = hs256(SECRET, &serde_json::json!({ "sub": "u-1", "exp": now() - 10 }));
     assert_eq!(
         hs_verifier(None, None).await.verify(&stale).await,
         Err(ApiError::TokenExpired)

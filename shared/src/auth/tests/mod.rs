@@ -43,18 +43,12 @@ pub(super) fn keys() -> &'static TestKeys {
         let rsa = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA key generation");
         let ec = p256::SecretKey::random(&mut rng);
         TestKeys {
-            rsa_private: rsa
-                .to_pkcs8_pem(LineEnding::LF)
-                .expect("RSA private PEM")
-                .to_string(),
+            rsa_private: rsa.to_pkcs8_pem(LineEnding::LF).expect("RSA private PEM").to_string(),
             rsa_public: rsa
                 .to_public_key()
                 .to_public_key_pem(LineEnding::LF)
                 .expect("RSA public PEM"),
-            ec_private: ec
-                .to_pkcs8_pem(LineEnding::LF)
-                .expect("EC private PEM")
-                .to_string(),
+            ec_private: ec.to_pkcs8_pem(LineEnding::LF).expect("EC private PEM").to_string(),
             ec_public: ec
                 .public_key()
                 .to_public_key_pem(LineEnding::LF)
@@ -109,12 +103,7 @@ pub(super) fn hs256(secret: &str, claims: &Value) -> String {
 /// must fail before any signature check (`alg: none`, unknown `kid`).
 pub(super) fn unsigned(header: &Value, claims: &Value) -> String {
     let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("json"));
-    format!(
-        "{}.{}.{}",
-        part(header),
-        part(claims),
-        URL_SAFE_NO_PAD.encode(b"junk")
-    )
+    format!("{}.{}.{}", part(header), part(claims), URL_SAFE_NO_PAD.encode(b"junk"))
 }
 
 pub(super) fn http() -> reqwest::Client {
@@ -187,9 +176,7 @@ pub(super) struct JwksServer {
 
 impl JwksServer {
     pub async fn start(keys: Vec<Jwk>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let server = Self {
             url: format!("http://{addr}/.well-known/jwks.json"),
@@ -222,8 +209,7 @@ impl JwksServer {
 
     /// Makes every answer take `delay` (a slow or hanging provider).
     pub fn set_delay(&self, delay: Duration) {
-        self.delay_ms
-            .store(delay.as_millis() as u64, Ordering::SeqCst);
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn hits(&self) -> usize {
@@ -243,10 +229,7 @@ impl JwksServer {
 
 async fn serve_jwks(State(server): State<JwksServer>) -> Response {
     server.hits.fetch_add(1, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(
-        server.delay_ms.load(Ordering::SeqCst),
-    ))
-    .await;
+    tokio::time::sleep(Duration::from_millis(server.delay_ms.load(Ordering::SeqCst))).await;
     if server.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }

@@ -21,24 +21,16 @@ async fn a_valid_hs256_token_is_accepted() {
 
 #[tokio::test]
 async fn a_valid_rs256_token_is_accepted() {
-    let verifier = pem_verifier(&keys().rsa_public)
-        .await
-        .expect("RSA verifier");
+    let verifier = pem_verifier(&keys().rsa_public).await.expect("RSA verifier");
     let token = sign(Algorithm::RS256, &rsa_signer(), None, &good_claims("u-rsa"));
-    assert_eq!(
-        &*verifier.verify(&token).await.expect("accepted").sub,
-        "u-rsa"
-    );
+    assert_eq!(&*verifier.verify(&token).await.expect("accepted").sub, "u-rsa");
 }
 
 #[tokio::test]
 async fn a_valid_es256_token_is_accepted() {
     let verifier = pem_verifier(&keys().ec_public).await.expect("EC verifier");
     let token = sign(Algorithm::ES256, &ec_signer(), None, &good_claims("u-ec"));
-    assert_eq!(
-        &*verifier.verify(&token).await.expect("accepted").sub,
-        "u-ec"
-    );
+    assert_eq!(&*verifier.verify(&token).await.expect("accepted").sub, "u-ec");
 }
 
 #[tokio::test]
@@ -46,9 +38,7 @@ async fn an_alg_none_token_is_invalid() {
     let token = unsigned(&json!({ "alg": "none", "typ": "JWT" }), &good_claims("u-1"));
     let without_signature = format!("{}.", token.rsplit_once('.').expect("three parts").0);
     let hs = hs_verifier(None, None).await;
-    let rs = pem_verifier(&keys().rsa_public)
-        .await
-        .expect("RSA verifier");
+    let rs = pem_verifier(&keys().rsa_public).await.expect("RSA verifier");
     for t in [&token, &without_signature] {
         assert_eq!(hs.verify(t).await, Err(ApiError::InvalidToken));
         assert_eq!(rs.verify(t).await, Err(ApiError::InvalidToken));
@@ -57,9 +47,7 @@ async fn an_alg_none_token_is_invalid() {
 
 #[tokio::test]
 async fn an_hs256_token_signed_with_the_rsa_public_key_is_invalid_for_an_rs256_verifier() {
-    let verifier = pem_verifier(&keys().rsa_public)
-        .await
-        .expect("RSA verifier");
+    let verifier = pem_verifier(&keys().rsa_public).await.expect("RSA verifier");
     let forged = sign(
         Algorithm::HS256,
         &EncodingKey::from_secret(keys().rsa_public.as_bytes()),
@@ -71,9 +59,7 @@ async fn an_hs256_token_signed_with_the_rsa_public_key_is_invalid_for_an_rs256_v
 
 #[tokio::test]
 async fn a_token_signed_for_another_algorithm_family_is_invalid() {
-    let rs = pem_verifier(&keys().rsa_public)
-        .await
-        .expect("RSA verifier");
+    let rs = pem_verifier(&keys().rsa_public).await.expect("RSA verifier");
     let es = pem_verifier(&keys().ec_public).await.expect("EC verifier");
     let es_token = sign(Algorithm::ES256, &ec_signer(), None, &good_claims("u-1"));
     let rs_token = sign(Algorithm::RS256, &rsa_signer(), None, &good_claims("u-1"));
@@ -87,15 +73,12 @@ async fn a_token_signed_for_another_algorithm_family_is_invalid() {
 async fn a_token_with_a_bad_signature_is_invalid() {
     let hs = hs_verifier(None, None).await;
     assert_eq!(
-        hs.verify(&hs256("another-secret", &good_claims("u-1")))
-            .await,
+        hs.verify(&hs256("another-secret", &good_claims("u-1"))).await,
         Err(ApiError::InvalidToken)
     );
 
     // The RS256 signature of one payload on another payload.
-    let rs = pem_verifier(&keys().rsa_public)
-        .await
-        .expect("RSA verifier");
+    let rs = pem_verifier(&keys().rsa_public).await.expect("RSA verifier");
     let genuine = sign(Algorithm::RS256, &rsa_signer(), None, &good_claims("u-1"));
     let other = sign(Algorithm::RS256, &rsa_signer(), None, &good_claims("u-2"));
     let (head, _) = genuine.rsplit_once('.').expect("three parts");
@@ -108,13 +91,8 @@ async fn a_token_with_a_bad_signature_is_invalid() {
     let es = pem_verifier(&keys().ec_public).await.expect("EC verifier");
     let stranger = EncodingKey::from_ec_pem(other_ec_private().as_bytes()).expect("EC key");
     assert_eq!(
-        es.verify(&sign(
-            Algorithm::ES256,
-            &stranger,
-            None,
-            &good_claims("u-1")
-        ))
-        .await,
+        es.verify(&sign(Algorithm::ES256, &stranger, None, &good_claims("u-1")))
+            .await,
         Err(ApiError::InvalidToken)
     );
 }
@@ -123,11 +101,7 @@ async fn a_token_with_a_bad_signature_is_invalid() {
 async fn a_malformed_token_is_invalid() {
     let verifier = hs_verifier(None, None).await;
     for token in ["", "abc", "a.b.c", "a.b", "....", &"x".repeat(20_000)] {
-        assert_eq!(
-            verifier.verify(token).await,
-            Err(ApiError::InvalidToken),
-            "{token:.20}"
-        );
+        assert_eq!(verifier.verify(token).await, Err(ApiError::InvalidToken), "{token:.20}");
     }
 }
 
@@ -141,10 +115,7 @@ async fn an_expired_token_is_token_expired() {
 #[tokio::test]
 async fn an_expired_token_with_a_bad_signature_is_invalid_not_expired() {
     let verifier = hs_verifier(None, None).await;
-    let token = hs256(
-        "another-secret",
-        &json!({ "sub": "u-1", "exp": now() - 60 }),
-    );
+    let token = hs256("another-secret", &json!({ "sub": "u-1", "exp": now() - 60 }));
     assert_eq!(verifier.verify(&token).await, Err(ApiError::InvalidToken));
 }
 
@@ -158,15 +129,9 @@ async fn a_token_expired_within_the_leeway_is_accepted() {
 #[tokio::test]
 async fn a_token_not_yet_valid_is_invalid() {
     let verifier = hs_verifier(None, None).await;
-    let token = hs256(
-        SECRET,
-        &json!({ "sub": "u-1", "exp": now() + 600, "nbf": now() + 120 }),
-    );
+    let token = hs256(SECRET, &json!({ "sub": "u-1", "exp": now() + 600, "nbf": now() + 120 }));
     assert_eq!(verifier.verify(&token).await, Err(ApiError::InvalidToken));
-    let recent = hs256(
-        SECRET,
-        &json!({ "sub": "u-1", "exp": now() + 600, "nbf": now() - 1 }),
-    );
+    let recent = hs256(SECRET, &json!({ "sub": "u-1", "exp": now() + 600, "nbf": now() - 1 }));
     assert!(verifier.verify(&recent).await.is_ok());
 }
 
@@ -190,10 +155,7 @@ async fn a_token_without_a_usable_sub_is_invalid() {
 #[tokio::test]
 async fn a_token_without_a_usable_exp_is_invalid() {
     let verifier = hs_verifier(None, None).await;
-    for claims in [
-        json!({ "sub": "u-1" }),
-        json!({ "sub": "u-1", "exp": "tomorrow" }),
-    ] {
+    for claims in [json!({ "sub": "u-1" }), json!({ "sub": "u-1", "exp": "tomorrow" })] {
         assert_eq!(
             verifier.verify(&hs256(SECRET, &claims)).await,
             Err(ApiError::InvalidToken),
@@ -259,14 +221,8 @@ fn auth(value: &'static str) -> HeaderMap {
 async fn headers_without_a_bearer_token_are_anonymous() {
     let verifier = hs_verifier(None, None).await;
     assert_eq!(verifier.from_headers(&HeaderMap::new()).await, Ok(None));
-    assert_eq!(
-        verifier.from_headers(&auth("Basic dXNlcjpwYXNz")).await,
-        Ok(None)
-    );
-    assert_eq!(
-        verifier.from_headers(&auth("Bearerish abc")).await,
-        Ok(None)
-    );
+    assert_eq!(verifier.from_headers(&auth("Basic dXNlcjpwYXNz")).await, Ok(None));
+    assert_eq!(verifier.from_headers(&auth("Bearerish abc")).await, Ok(None));
 }
 
 #[tokio::test]

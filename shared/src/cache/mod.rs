@@ -1,0 +1,102 @@
+//! Fragment cache for non-personal upstream reads (DESIGN.md section 8).
+//!
+//! Keyed by upstream call. Concurrent misses for one key make one upstream
+//! call (moka's `try_get_with` coalesces them). Past its TTL an entry leaves
+//! the fresh tier but stays in a backup tier for a bounded stale window: if
+//! the refresh fails, the stale value is served and the section reports it
+//! in `meta.stale` (stale-if-error). Both tiers are weighted by the size of
+//! the upstream body, so memory is bounded in bytes, not entries.
+//! What to cache (never personal data) is decided by [`crate::backends`].
+
+mod stale;
+
+pub(crate) use stale::{mark_stale, observe_stale};
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::telemetry::{CacheResult, Metrics};
+use crate::upstream::UpstreamError;
+
+#[derive(Clone)]
+struct Entry {
+    value: Arc<dyn Any + Send + Sync>,
+    weight: u32,
+}
+
+/// One kind of cached call (say, catalog products), with its own TTL.
+#[derive(Clone)]
+pub struct FragmentCache {
+    fresh: Cache<String, Entry>,
+    backup: Cache<String, Entry>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for FragmentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FragmentCache").field("entries", &self.fresh.entry_count()).finish()
+    }
+}
+
+impl FragmentCache {
+    /// A cache whose entries are fresh for `ttl`, may be served stale for
+    /// `stale_for` after that when a refresh fails, and weigh at most
+    /// `max_bytes` of upstream body per tier.
+    pub fn new(ttl: Duration, stale_for: Duration, max_bytes: u64, metrics: Arc<Metrics>) -> Self {
+        let weigher = |_: &String, entry: &Entry| entry.weight;
+        let fresh = Cache::builder().max_capacity(max_bytes).weigher(weigher).time_to_live(ttl.max(Duration::from_millis(1))).build();
+        let backup = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(weigher)
+            .time_to_live((ttl + stale_for).max(Duration::from_millis(1)))
+            .build();
+        Self { fresh, backup, metrics }
+    }
+
+    /// The value for `key`: fresh from the cache, else fetched (one fetch
+    /// for all concurrent callers), else, if the fetch fails, the stale
+    /// value when there still is one. `fetch` yields the value and the
+    /// size of the body it came from.
+    pub async fn get_or_fetch<T, F, Fut>(&self, key: String, fetch: F) -> Result<Arc<T>, UpstreamError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(T, usize), UpstreamError>>,
+    {
+        if let Some(entry) = self.fresh.get(&key).await
+            && let Ok(value) = entry.value.downcast::<T>()
+        {
+            self.metrics.cache(CacheResult::Hit);
+            return Ok(value);
+        }
+        self.metrics.cache(CacheResult::Miss);
+        let backup = &self.backup;
+        let loaded = self
+            .fresh
+            .try_get_with(key.clone(), async {
+                let (value, weight) = fetch().await?;
+                let entry = Entry { value: Arc::new(value), weight: u32::try_from(weight).unwrap_or(u32::MAX).max(1) };
+                backup.insert(key.clone(), entry.clone()).await;
+                Ok::<_, UpstreamError>(entry)
+            })
+            .await;
+        match loaded {
+            Ok(entry) => entry.value.downcast::<T>().map_err(|_| UpstreamError::BadResponse),
+            Err(error) => match self.backup.get(&key).await.map(|e| e.value.downcast::<T>()) {
+                Some(Ok(value)) => {
+                    self.metrics.cache(CacheResult::Stale);
+                    mark_stale();
+                    Ok(value)
+                }
+                _ => Err(*error),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
