@@ -18,6 +18,9 @@ pub struct DemoArgs {
     /// Port of bff-mobile.
     #[arg(long, default_value_t = 8081)]
     pub mobile_port: u16,
+    /// Port of bff-web.
+    #[arg(long, default_value_t = 8082)]
+    pub web_port: u16,
     /// First port of the simulator's services (users; the others follow).
     #[arg(long, default_value_t = 9101)]
     pub sim_base_port: u16,
@@ -79,6 +82,12 @@ async fn start_all(args: &DemoArgs, env: &HashMap<String, String>) -> Result<Vec
         .await
         .map_err(|e| format!("bff-mobile: {e}"))?;
     bffs.push(("bff-mobile", mobile));
+    let mut web_env = env.clone();
+    web_env.insert(vars::LISTEN.into(), format!("127.0.0.1:{}", args.web_port));
+    let web = start_bff(bff_web::defaults(), &web_env, bff_web::app)
+        .await
+        .map_err(|e| format!("bff-web: {e}"))?;
+    bffs.push(("bff-web", web));
     Ok(bffs)
 }
 
@@ -97,6 +106,11 @@ fn print_banner(sim: &Simulator, bffs: &[(&'static str, RunningBff)], token: &st
         println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {url}/v1/home");
         println!("  curl -s {url}/v1/products/p-42");
         println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {url}/v1/orders/o-1-1");
+    }
+    if let Some((_, web)) = bffs.iter().find(|(n, _)| *n == "bff-web") {
+        let url = web.url();
+        println!("  curl -s -H \"Authorization: Bearer $TOKEN\" {url}/v1/dashboard");
+        println!("  curl -s {url}/v1/products/p-42");
     }
     if let Some(control) = sim.control_url() {
         println!("\nSlow down orders to see a partial answer:\n");

@@ -8,7 +8,7 @@ pub mod routes;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use bff_shared::config::Settings;
 use bff_shared::platform::Platform;
 
@@ -23,6 +23,7 @@ pub fn app(platform: Platform) -> Router {
         .route("/v1/home", get(routes::home::home))
         .route("/v1/products/{id}", get(routes::product::product))
         .route("/v1/orders/{id}", get(bff_shared::endpoints::order::get_order))
+        .route("/v1/checkout", post(bff_shared::endpoints::checkout::checkout))
         .with_state(platform.clone());
     bff_shared::stack::finish(api, &platform)
 }

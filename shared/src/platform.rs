@@ -8,9 +8,16 @@ use axum::extract::FromRef;
 use crate::auth::Verifier;
 use crate::backends::Backends;
 use crate::config::{ConfigError, Settings};
+use crate::idempotency::{IdempotencyStore, MemoryStore};
 use crate::ops::Readiness;
+use crate::rate_limit::RateLimitState;
+use crate::redis_conn::SharedRedis;
 use crate::telemetry::Metrics;
 use crate::upstream::{Upstreams, build_client};
+
+/// Memory the in-process idempotency store may use for records (keys and
+/// recorded answers, ~0.5 KiB each: some 60,000 checkouts).
+const IDEMPOTENCY_MAX_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Shared, cheaply cloneable application state.
 #[derive(Clone, Debug)]
@@ -27,6 +34,13 @@ pub struct Platform {
     pub readiness: Readiness,
     /// The pooled HTTP client, for extensions that call other services.
     pub http: reqwest::Client,
+    /// The shared Redis connection when `BFF_REDIS_URL` is set.
+    pub redis: Option<Arc<SharedRedis>>,
+    /// Rate limiting, unless turned off (`BFF_RATE_LIMIT_RPS` or `_BURST` 0).
+    pub rate_limit: Option<RateLimitState>,
+    /// Checkout's idempotency records (in memory; records live
+    /// `settings.idempotency_ttl`).
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 impl Platform {
@@ -37,7 +51,21 @@ impl Platform {
         let upstreams = Upstreams::new(&settings, http.clone(), &metrics)?;
         let backends = Backends::new(&upstreams, &settings.cache, &metrics)?;
         let verifier = Arc::new(Verifier::from_settings(&settings.jwt, http.clone()).await?);
-        Ok(Self { settings: Arc::new(settings), backends, verifier, metrics, readiness: Readiness::default(), http })
+        let redis = settings.redis_url.as_deref().map(SharedRedis::new).transpose()?.map(Arc::new);
+        let rate_limit = crate::rate_limit::build(&settings.rate_limit, redis.as_ref(), &verifier, &metrics);
+        let idempotency: Arc<dyn IdempotencyStore> =
+            Arc::new(MemoryStore::new(settings.idempotency_ttl, IDEMPOTENCY_MAX_BYTES));
+        Ok(Self {
+            settings: Arc::new(settings),
+            backends,
+            verifier,
+            metrics,
+            readiness: Readiness::default(),
+            http,
+            redis,
+            rate_limit,
+            idempotency,
+        })
     }
 }
 

@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::CorsLayer;
 
 use crate::error::{self, ApiError};
 use crate::platform::Platform;
@@ -17,11 +18,28 @@ use crate::telemetry::Metrics;
 use crate::{context, ops, request_id};
 
 /// Adds the operations routes, the problem+json fallbacks and the common
-/// layers to a BFF's API routes. `extra` wraps the API routes only (CORS,
-/// rate limiting) and sits inside the common layers.
+/// layers to a BFF's API routes.
 pub fn finish(api: Router, platform: &Platform) -> Router {
+    finish_with(api, platform, None)
+}
+
+/// [`finish`] with an optional CORS layer, for a BFF that browsers call.
+/// The layer sits just inside the request id, outside everything else, so
+/// that a preflight `OPTIONS` is answered before routing (never by a
+/// route's 405) and without auth, rate limiting or metrics, and so that
+/// every other response a browser reads (problem documents, 404s of
+/// unknown routes, panics turned into 500) carries the CORS headers.
+pub fn finish_with(api: Router, platform: &Platform, cors: Option<CorsLayer>) -> Router {
     let ops = ops::routes(platform.readiness.clone(), platform.metrics.clone());
-    api.merge(ops)
+    // Rate limiting wraps the API routes only (operations are exempt), after
+    // routing, so unknown routes are not charged and 429s are still counted,
+    // compressed and given CORS headers by the layers below.
+    let api = match &platform.rate_limit {
+        Some(state) => api.route_layer(middleware::from_fn_with_state(state.clone(), crate::rate_limit::layer)),
+        None => api,
+    };
+    let router = api
+        .merge(ops)
         .fallback(error::fallback_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         // Innermost: the body limit, read by the JSON extractor, which
@@ -35,9 +53,14 @@ pub fn finish(api: Router, platform: &Platform) -> Router {
         // dropped connection or a stack trace.
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
         // Metrics see the final status of everything below, by route template.
-        .layer(middleware::from_fn_with_state(platform.metrics.clone(), track))
-        // Outermost: the request id, so every response and log line has one.
-        .layer(middleware::from_fn(request_id::layer))
+        .layer(middleware::from_fn_with_state(platform.metrics.clone(), track));
+    // CORS, when configured: see above for why it sits here.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    // Outermost: the request id, so every response and log line has one.
+    router.layer(middleware::from_fn(request_id::layer))
 }
 
 async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {

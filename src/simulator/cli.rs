@@ -48,12 +48,16 @@ impl SimulateArgs {
         let ports = match self.base_port {
             0 => None,
             base if base > u16::MAX - 7 => {
-                return Err(format!("--base-port {base}: the eight services need base to base + 7; use at most 65528"));
+                return Err(format!(
+                    "--base-port {base}: the eight services need base to base + 7; use at most 65528"
+                ));
             }
             base => Some(Service::ALL.map(|s| base + s.index() as u16)),
         };
-        let mut faults: [Fault; 8] =
-            std::array::from_fn(|_| Fault { latency_ms: self.latency_ms.unwrap_or(0), ..Fault::default() });
+        let mut faults: [Fault; 8] = std::array::from_fn(|_| Fault {
+            latency_ms: self.latency_ms.unwrap_or(0),
+            ..Fault::default()
+        });
         for spec in &self.fault {
             apply_spec(&mut faults, spec).map_err(|e| format!("--fault {spec}: {e}"))?;
         }
@@ -123,7 +127,9 @@ async fn stop_signal() -> Result<(), String> {
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await.map_err(|e| format!("cannot listen for Ctrl-C: {e}"))
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| format!("cannot listen for Ctrl-C: {e}"))
     }
 }
 
@@ -139,13 +145,18 @@ mod tests {
     }
 
     fn config(flags: &[&str]) -> Result<SimulatorConfig, String> {
-        let cli = Cli::try_parse_from(std::iter::once("simulate").chain(flags.iter().copied()))
-            .map_err(|e| e.to_string())?;
+        let cli =
+            Cli::try_parse_from(std::iter::once("simulate").chain(flags.iter().copied())).map_err(|e| e.to_string())?;
         cli.args.config()
     }
 
     fn fault_of(config: &SimulatorConfig, service: Service) -> Fault {
-        config.faults.iter().find(|(s, _)| *s == service).map(|(_, f)| f.clone()).unwrap_or_default()
+        config
+            .faults
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -172,7 +183,12 @@ mod tests {
         .expect("valid flags");
         assert_eq!(
             fault_of(&config, Service::Orders),
-            Fault { latency_ms: 10, error_rate: 0.5, error_status: 503, ..Fault::default() }
+            Fault {
+                latency_ms: 10,
+                error_rate: 0.5,
+                error_status: 503,
+                ..Fault::default()
+            }
         );
         assert_eq!(fault_of(&config, Service::Users).latency_ms, 3);
         assert!(fault_of(&config, Service::Reviews).hang);

@@ -78,7 +78,12 @@ async fn services(State(sim): State<Simulator>) -> Json<Vec<ServiceView>> {
     Json(
         Service::ALL
             .into_iter()
-            .map(|s| ServiceView { name: s.name(), url: sim.url(s), requests: sim.count(s), fault: sim.fault(s) })
+            .map(|s| ServiceView {
+                name: s.name(),
+                url: sim.url(s),
+                requests: sim.count(s),
+                fault: sim.fault(s),
+            })
             .collect(),
     )
 }

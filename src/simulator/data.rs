@@ -26,9 +26,7 @@ const fn mix(mut x: u64) -> u64 {
 /// A hash of some numbers, e.g. `hash(&[SALT_NAME, user])`. Callers use a
 /// distinct salt per field so that fields of one id are independent.
 pub(crate) fn hash(parts: &[u64]) -> u64 {
-    parts
-        .iter()
-        .fold(0x243F_6A88_85A3_08D3, |acc, part| mix(acc ^ part))
+    parts.iter().fold(0x243F_6A88_85A3_08D3, |acc, part| mix(acc ^ part))
 }
 
 /// A number in `lo..=hi` taken from `h`.
@@ -99,7 +97,17 @@ mod tests {
     fn only_canonical_ids_in_range_parse() {
         assert_eq!(parse_id("u-1", "u-", USERS), Some(1));
         assert_eq!(parse_id("u-1000", "u-", USERS), Some(1000));
-        for bad in ["u-0", "u-1001", "u-01", "u-", "u-+1", "u--1", "p-1", "u-1x", "u-99999999999"] {
+        for bad in [
+            "u-0",
+            "u-1001",
+            "u-01",
+            "u-",
+            "u-+1",
+            "u--1",
+            "p-1",
+            "u-1x",
+            "u-99999999999",
+        ] {
             assert_eq!(parse_id(bad, "u-", USERS), None, "{bad}");
         }
     }

@@ -106,7 +106,13 @@ mod tests {
 
     #[test]
     fn a_zero_or_unusable_error_status_means_500() {
-        let status = |error_status| Fault { error_status, ..Fault::default() }.status();
+        let status = |error_status| {
+            Fault {
+                error_status,
+                ..Fault::default()
+            }
+            .status()
+        };
         assert_eq!(status(0), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(status(99), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(status(503), StatusCode::SERVICE_UNAVAILABLE);
@@ -115,7 +121,13 @@ mod tests {
     #[test]
     fn partial_json_leaves_other_fields_at_their_defaults_and_typos_are_rejected() {
         let fault: Fault = serde_json::from_str(r#"{"latency_ms": 25}"#).expect("partial fault");
-        assert_eq!(fault, Fault { latency_ms: 25, ..Fault::default() });
+        assert_eq!(
+            fault,
+            Fault {
+                latency_ms: 25,
+                ..Fault::default()
+            }
+        );
         assert!(serde_json::from_str::<Fault>(r#"{"latency": 25}"#).is_err());
     }
 
@@ -125,8 +137,20 @@ mod tests {
         fault.set("error_rate", Some("0.5")).expect("rate");
         fault.set("hang", None).expect("bare flag");
         fault.set("reset", Some("false")).expect("explicit flag");
-        assert_eq!(fault, Fault { error_rate: 0.5, hang: true, ..Fault::default() });
-        assert!(fault.set("latency_ms", Some("soon")).unwrap_err().contains("latency_ms"));
+        assert_eq!(
+            fault,
+            Fault {
+                error_rate: 0.5,
+                hang: true,
+                ..Fault::default()
+            }
+        );
+        assert!(
+            fault
+                .set("latency_ms", Some("soon"))
+                .unwrap_err()
+                .contains("latency_ms")
+        );
         assert!(fault.set("error_rate", Some("2")).unwrap_err().contains("error_rate"));
         assert!(fault.set("colour", Some("red")).unwrap_err().contains("colour"));
     }

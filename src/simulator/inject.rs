@@ -18,6 +18,8 @@ use super::record::RecordedRequest;
 
 /// The largest request body a service reads (orders' bodies are far smaller).
 const MAX_BODY_BYTES: usize = 1 << 20;
+/// How long a reset waits for hyper to drop the connection before cutting it.
+const SEVER_AFTER: Duration = Duration::from_millis(200);
 /// What a `malformed` service sends: starts like JSON, is not JSON.
 const MALFORMED_BODY: &str = r#"{"items": [{"id": "p-1", "name": "Trunc"#;
 
@@ -27,15 +29,19 @@ enum Verdict {
     Serve,
     /// Answer this instead of the handler.
     Answer(Response),
-    /// The client gets no answer (reset, down, hang ended by shutdown); the
-    /// response only satisfies the server and never reaches anyone.
+    /// The client was to get no answer (reset, down, hang): the response only
+    /// completes the handler, and is not recorded as an answer. (A request
+    /// held when the simulator shuts down does receive its 503.)
     Silent(Response),
 }
 
 /// The middleware (for `axum::middleware::from_fn_with_state`).
 pub(crate) async fn inject(State(port): State<Arc<Port>>, request: Request, next: Next) -> Response {
     let received_at_ms = port.now_ms();
-    let conn = request.extensions().get::<ConnectInfo<ConnHandle>>().map(|info| info.0.clone());
+    let conn = request
+        .extensions()
+        .get::<ConnectInfo<ConnHandle>>()
+        .map(|info| info.0.clone());
     let (parts, body) = request.into_parts();
     // The body is read before any fault so that every request is recorded whole.
     let (body, readable) = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -44,11 +50,19 @@ pub(crate) async fn inject(State(port): State<Arc<Port>>, request: Request, next
     };
     let seq = port.recorder.record(RecordedRequest {
         method: parts.method.as_str().to_owned(),
-        path_and_query: parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
         headers: parts
             .headers
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
         received_at_ms,
@@ -70,7 +84,7 @@ async fn decide(port: &Port, fault: &Fault, conn: Option<&ConnHandle>) -> Verdic
         return Verdict::Serve;
     }
     if fault.down {
-        return Verdict::Silent(abort(conn));
+        return Verdict::Silent(reset(port, conn).await);
     }
     let delay = fault.latency_ms.saturating_add(jitter(fault.jitter_ms));
     if delay > 0 && !port.sleep(Duration::from_millis(delay)).await {
@@ -82,7 +96,7 @@ async fn decide(port: &Port, fault: &Fault, conn: Option<&ConnHandle>) -> Verdic
         return Verdict::Silent(unavailable());
     }
     if fault.reset {
-        return Verdict::Silent(abort(conn));
+        return Verdict::Silent(reset(port, conn).await);
     }
     if fault.error_rate > 0.0 && rand::random::<f64>() < fault.error_rate {
         return Verdict::Answer(error_body(fault.status(), "injected_fault"));
@@ -97,11 +111,18 @@ fn jitter(max_ms: u64) -> u64 {
     if max_ms == 0 { 0 } else { rand::random_range(0..=max_ms) }
 }
 
-/// Resets the connection; the returned response is never delivered.
-fn abort(conn: Option<&ConnHandle>) -> Response {
-    if !conn.is_some_and(ConnHandle::abort) {
+/// Resets the connection the request came on. Normally hyper drops this
+/// future within microseconds of [`ConnHandle::abort`] and the client gets a
+/// TCP RST; should it not, the connection is cut after [`SEVER_AFTER`]. The
+/// returned response is never delivered.
+async fn reset(port: &Port, conn: Option<&ConnHandle>) -> Response {
+    match conn {
+        Some(conn) if conn.abort() => {
+            let _ = port.sleep(SEVER_AFTER).await;
+            conn.sever();
+        }
         // Only when served without connect info (a router driven in-process).
-        tracing::warn!("cannot reset a connection without its handle");
+        _ => tracing::warn!(service = %port.service, "cannot reset a connection without its handle"),
     }
     unavailable()
 }

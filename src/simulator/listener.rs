@@ -2,8 +2,9 @@
 //! again while the server keeps running (the `down` fault).
 //!
 //! [`Gate`] owns the listening socket behind a lock, so closing it is
-//! synchronous: when [`Gate::set_open`] returns `false`, new connections are
-//! refused. Opening binds the same address again at once (`SO_REUSEADDR`).
+//! synchronous: once `set_open(false)` returns, new connections are refused.
+//! Opening binds the same address again at once (`SO_REUSEADDR`), so a
+//! client may connect as soon as `set_open(true)` returns.
 //! [`GateListener`] is the axum [`Listener`] that accepts through the gate,
 //! and [`ConnHandle`] lets a handler reset its own connection. HTTP itself
 //! is axum's; fault decisions are `inject.rs`'s.
@@ -75,7 +76,12 @@ impl Gate {
         Ok(Gate {
             addr,
             runtime,
-            state: Mutex::new(GateState { listener: Some(listener), open: true, retired: false, waker: None }),
+            state: Mutex::new(GateState {
+                listener: Some(listener),
+                open: true,
+                retired: false,
+                waker: None,
+            }),
         })
     }
 
@@ -238,20 +244,32 @@ impl Connected<IncomingStream<'_, GateListener>> for ConnHandle {
 }
 
 impl ConnHandle {
-    /// Aborts the connection: `SO_LINGER` 0 makes the final close send a TCP
-    /// RST instead of a FIN, and `shutdown` stops hyper from writing
-    /// anything more, so the client gets a connection error, never an HTTP
-    /// answer. Returns false when the connection could not be reached.
+    /// Starts an abortive close: `SO_LINGER` 0 makes the socket's final
+    /// close send a TCP RST instead of a FIN, and shutting down its reading
+    /// side makes hyper see the end of input, give up on the request in
+    /// flight (dropping its handler) and close the socket without writing
+    /// anything. Returns false when the connection could not be reached.
     pub(crate) fn abort(&self) -> bool {
+        self.shutdown(std::net::Shutdown::Read)
+    }
+
+    /// Ends the connection for sure, in case hyper did not notice
+    /// [`ConnHandle::abort`]: nothing more can be written on it.
+    pub(crate) fn sever(&self) -> bool {
+        self.shutdown(std::net::Shutdown::Both)
+    }
+
+    fn shutdown(&self, how: std::net::Shutdown) -> bool {
         #[cfg(unix)]
         {
             let Some(fd) = &self.socket else { return false };
             let socket = socket2::SockRef::from(fd.as_ref());
             let _ = socket.set_linger(Some(Duration::ZERO));
-            socket.shutdown(std::net::Shutdown::Both).is_ok()
+            socket.shutdown(how).is_ok()
         }
         #[cfg(not(unix))]
         {
+            let _ = how;
             false
         }
     }

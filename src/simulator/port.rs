@@ -28,7 +28,14 @@ pub(crate) struct Port {
 
 impl Port {
     pub(crate) fn new(service: Service, gate: Arc<Gate>, started: Instant, shutdown: watch::Receiver<bool>) -> Port {
-        Port { service, gate, fault: RwLock::new(Fault::default()), recorder: Recorder::default(), started, shutdown }
+        Port {
+            service,
+            gate,
+            fault: RwLock::new(Fault::default()),
+            recorder: Recorder::default(),
+            started,
+            shutdown,
+        }
     }
 
     /// `http://host:port`.

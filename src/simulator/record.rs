@@ -33,10 +33,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The value of header `name` (lower-case), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 

@@ -41,7 +41,12 @@ pub struct SimulatorConfig {
 impl SimulatorConfig {
     /// 127.0.0.1, every port ephemeral, no control API, no faults: what tests want.
     pub fn ephemeral() -> Self {
-        SimulatorConfig { host: IpAddr::V4(Ipv4Addr::LOCALHOST), ports: None, control_port: None, faults: Vec::new() }
+        SimulatorConfig {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports: None,
+            control_port: None,
+            faults: Vec::new(),
+        }
     }
 }
 
@@ -75,7 +80,12 @@ impl Simulator {
             let addr = SocketAddr::new(config.host, config.ports.map_or(0, |p| p[service.index()]));
             let gate = Gate::bind(addr)
                 .map_err(|e| io::Error::new(e.kind(), format!("simulator {service} cannot listen on {addr}: {e}")))?;
-            ports.push(Arc::new(Port::new(service, Arc::new(gate), started, shutdown_rx.clone())));
+            ports.push(Arc::new(Port::new(
+                service,
+                Arc::new(gate),
+                started,
+                shutdown_rx.clone(),
+            )));
         }
         let control_listener = match config.control_port {
             Some(port) => {
@@ -87,7 +97,10 @@ impl Simulator {
             }
             None => None,
         };
-        let control = control_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
+        let control = control_listener
+            .as_ref()
+            .map(tokio::net::TcpListener::local_addr)
+            .transpose()?;
         for (service, fault) in config.faults {
             ports[service.index()].set_fault(fault);
         }
@@ -104,7 +117,14 @@ impl Simulator {
                 let _ = serve.await;
             }));
         }
-        let simulator = Simulator { shared: Arc::new(Shared { ports, control, shutdown, tasks: Mutex::new(tasks) }) };
+        let simulator = Simulator {
+            shared: Arc::new(Shared {
+                ports,
+                control,
+                shutdown,
+                tasks: Mutex::new(tasks),
+            }),
+        };
         if let Some(listener) = control_listener {
             let serve = axum::serve(listener, control::router(simulator.clone()))
                 .with_graceful_shutdown(shutdown_signal(shutdown_rx));

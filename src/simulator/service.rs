@@ -53,9 +53,7 @@ impl Service {
 
     /// The service with this name (ASCII case ignored), if any.
     pub fn from_name(name: &str) -> Option<Service> {
-        Service::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(name))
+        Service::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(name))
     }
 
     /// The port it listens on by default: 9101 (users) to 9108 (reviews).

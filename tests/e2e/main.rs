@@ -3,9 +3,14 @@
 
 mod support;
 
+mod cache;
 mod mobile_auth;
 mod mobile_errors;
 mod mobile_home;
 mod mobile_orders;
 mod mobile_product;
+mod rate_limit;
 mod resilience;
+mod web_cors;
+mod web_dashboard;
+mod web_product;

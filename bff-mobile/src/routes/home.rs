@@ -88,7 +88,11 @@ pub struct Recommendation {
     security(("bearer" = [])),
     responses((status = 200, description = "The home screen, possibly partial", body = Home))
 )]
-pub async fn home(State(platform): State<Platform>, Auth(principal): Auth, ctx: RequestCtx) -> Result<Composite, ApiError> {
+pub async fn home(
+    State(platform): State<Platform>,
+    Auth(principal): Auth,
+    ctx: RequestCtx,
+) -> Result<Composite, ApiError> {
     let ctx = ctx.for_user(&principal.sub)?;
     let backends = &platform.backends;
     let user_id = &*principal.sub;
@@ -98,7 +102,10 @@ pub async fn home(State(platform): State<Platform>, Auth(principal): Auth, ctx: 
     let (user, orders, notifications, recommendations) = tokio::join!(
         fan.optional("user", backends.user(&ctx, user_id)),
         fan.optional("recent_orders", backends.orders(&ctx, user_id, ORDERS_LIMIT)),
-        fan.optional("unread_notifications", backends.unread_notifications(&ctx, user_id, None)),
+        fan.optional(
+            "unread_notifications",
+            backends.unread_notifications(&ctx, user_id, None)
+        ),
         fan.optional("recommendations", async {
             let ids = backends.recommendations(&ctx, user_id, RECOMMENDATIONS_LIMIT).await?;
             recommendations_answered.store(true, Ordering::Relaxed);
@@ -131,11 +138,19 @@ async fn recommendation_cards(
         backends.products(ctx, &ids),
         fan.optional("recommendations.price", backends.prices(ctx, &ids)),
     );
-    Ok(shape_recommendations(&ids, &products?, prices.as_deref().map(Vec::as_slice)))
+    Ok(shape_recommendations(
+        &ids,
+        &products?,
+        prices.as_deref().map(Vec::as_slice),
+    ))
 }
 
 fn shape_user(user: User) -> HomeUser {
-    HomeUser { id: user.id, name: user.name, avatar_url: user.avatar_url }
+    HomeUser {
+        id: user.id,
+        name: user.name,
+        avatar_url: user.avatar_url,
+    }
 }
 
 fn shape_order(order: Order) -> RecentOrder {
@@ -187,7 +202,11 @@ mod tests {
 
     #[test]
     fn item_count_is_the_sum_of_line_quantities() {
-        let line = |q| OrderLine { product_id: "p-1".into(), quantity: q, unit_price_cents: 100 };
+        let line = |q| OrderLine {
+            product_id: "p-1".into(),
+            quantity: q,
+            unit_price_cents: 100,
+        };
         let order = Order {
             id: "o-1".into(),
             user_id: "u-1".into(),
@@ -204,7 +223,12 @@ mod tests {
     fn cards_keep_the_recommenders_order_and_take_the_first_image() {
         let ids = vec!["p-2".to_owned(), "p-404".to_owned(), "p-1".to_owned()];
         let products = vec![product("p-1", &["a", "b"]), product("p-2", &[])];
-        let prices = vec![Price { product_id: "p-1".into(), currency: "USD".into(), amount_cents: 999, discount_pct: 0 }];
+        let prices = vec![Price {
+            product_id: "p-1".into(),
+            currency: "USD".into(),
+            amount_cents: 999,
+            discount_pct: 0,
+        }];
         let cards = shape_recommendations(&ids, &products, Some(&prices));
         assert_eq!(cards.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["p-2", "p-1"]);
         assert_eq!(cards[1].image_url.as_deref(), Some("a"));

@@ -1,9 +1,11 @@
 //! `GET /v1/products/{id}` (auth optional).
 //!
 //! Catalog (required), pricing and inventory (optional), all at once. An
-//! unknown product is 404 whatever the others answered.
+//! unknown product is 404 whatever the others answered. The answer is
+//! public: it carries an ETag and honours `If-None-Match` with 304.
 
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
 use bff_shared::backends::{Price, Product, Stock};
 use bff_shared::context::RequestCtx;
@@ -71,6 +73,7 @@ pub async fn product(
     MaybeAuth(principal): MaybeAuth,
     ctx: RequestCtx,
     ValidId(id): ValidId,
+    headers: HeaderMap,
 ) -> Result<Composite, ApiError> {
     let ctx = match &principal {
         Some(p) => ctx.for_user(&p.sub)?,
@@ -81,8 +84,14 @@ pub async fn product(
     let ids = std::slice::from_ref(&id);
     let (product, price, stock) = tokio::join!(
         fan.required("product", backends.product(&ctx, &id)),
-        fan.optional("price", one_of(backends.prices(&ctx, ids), |p: &Price| p.product_id == id)),
-        fan.optional("stock", one_of(backends.stock(&ctx, ids), |s: &Stock| s.product_id == id)),
+        fan.optional(
+            "price",
+            one_of(backends.prices(&ctx, ids), |p: &Price| p.product_id == id)
+        ),
+        fan.optional(
+            "stock",
+            one_of(backends.stock(&ctx, ids), |s: &Stock| s.product_id == id)
+        ),
     );
     let product: std::sync::Arc<Product> = product?;
     let body = ProductPage {
@@ -91,11 +100,17 @@ pub async fn product(
             id: product.id.clone(),
             name: product.name.clone(),
         },
-        price: price.map(|p| PriceInfo { amount_cents: p.amount_cents, currency: p.currency, discount_pct: p.discount_pct }),
-        stock: stock.map(|s| StockInfo { in_stock: s.available > 0 }),
+        price: price.map(|p| PriceInfo {
+            amount_cents: p.amount_cents,
+            currency: p.currency,
+            discount_pct: p.discount_pct,
+        }),
+        stock: stock.map(|s| StockInfo {
+            in_stock: s.available > 0,
+        }),
         meta: fan.meta(),
     };
-    Composite::new(&fan, &body, false)
+    Composite::public(&fan, &body, headers.get(header::IF_NONE_MATCH))
 }
 
 /// The item of a batch answer that `matches`; a batch that leaves the
@@ -110,6 +125,10 @@ where
     B::Target: AsRef<[T]>,
 {
     let batch = batch.await?;
-    batch.as_ref().iter().find(|item| matches(item)).cloned().ok_or(UpstreamError::NotFound)
+    batch
+        .as_ref()
+        .iter()
+        .find(|item| matches(item))
+        .cloned()
+        .ok_or(UpstreamError::NotFound)
 }
-

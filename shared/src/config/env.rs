@@ -41,6 +41,16 @@ pub mod vars {
     pub const MAX_BODY_BYTES: &str = "BFF_MAX_BODY_BYTES";
     /// `json` or `pretty`.
     pub const LOG_FORMAT: &str = "BFF_LOG_FORMAT";
+    /// Fresh lifetime of cached catalog reads, ms.
+    pub const CACHE_PRODUCT_TTL_MS: &str = "BFF_CACHE_PRODUCT_TTL_MS";
+    /// Fresh lifetime of cached prices, ms.
+    pub const CACHE_PRICE_TTL_MS: &str = "BFF_CACHE_PRICE_TTL_MS";
+    /// Stale-if-error window past the TTL, ms.
+    pub const CACHE_STALE_MS: &str = "BFF_CACHE_STALE_MS";
+    /// Cache weight bound in bytes.
+    pub const CACHE_MAX_BYTES: &str = "BFF_CACHE_MAX_BYTES";
+    /// Idempotency record lifetime, seconds.
+    pub const IDEMPOTENCY_TTL_SECS: &str = "BFF_IDEMPOTENCY_TTL_SECS";
 
     /// `BFF_UPSTREAM_<NAME>_<SUFFIX>` for upstream `name`.
     pub fn upstream(name: &str, suffix: &str) -> String {
@@ -151,6 +161,22 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
     }
     if let Some(v) = get(env, LOG_FORMAT) {
         s.log_format = log_format(LOG_FORMAT, v)?;
+    }
+    if let Some(v) = get(env, CACHE_PRODUCT_TTL_MS) {
+        s.cache.product_ttl = millis(CACHE_PRODUCT_TTL_MS, v)?;
+    }
+    if let Some(v) = get(env, CACHE_PRICE_TTL_MS) {
+        s.cache.price_ttl = millis(CACHE_PRICE_TTL_MS, v)?;
+    }
+    if let Some(v) = get(env, CACHE_STALE_MS) {
+        s.cache.stale_for = millis(CACHE_STALE_MS, v)?;
+    }
+    if let Some(v) = get(env, CACHE_MAX_BYTES) {
+        s.cache.max_bytes = parse(CACHE_MAX_BYTES, v, "a whole number of bytes")?;
+    }
+    if let Some(v) = get(env, IDEMPOTENCY_TTL_SECS) {
+        s.idempotency_ttl =
+            std::time::Duration::from_secs(parse(IDEMPOTENCY_TTL_SECS, v, "a whole number of seconds")?);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! critical path. Shaping the client's response is left to the handler;
 //! this module owns `meta`, `Server-Timing` and `X-Partial-Response`.
 
+mod etag;
 mod meta;
 mod response;
 

@@ -1,10 +1,11 @@
 //! Rendering a composite answer with its headers.
 
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::Fanout;
+use super::etag;
 use crate::error::ApiError;
 
 static X_PARTIAL_RESPONSE: HeaderName = HeaderName::from_static("x-partial-response");
@@ -19,6 +20,8 @@ pub struct Composite {
     partial: bool,
     server_timing: String,
     personal: bool,
+    etag: Option<HeaderValue>,
+    not_modified: bool,
 }
 
 impl Composite {
@@ -28,13 +31,41 @@ impl Composite {
             tracing::error!(error = %e, "cannot serialise a composite answer");
             ApiError::Internal
         })?;
-        Ok(Self { body, partial: fanout.is_partial(), server_timing: fanout.server_timing(), personal })
+        Ok(Self {
+            body,
+            partial: fanout.is_partial(),
+            server_timing: fanout.server_timing(),
+            personal,
+            etag: None,
+            not_modified: false,
+        })
+    }
+
+    /// A public (not personal) answer with a weak `ETag`, or a body-less
+    /// 304 when `if_none_match` already names it. Partial answers get no
+    /// tag: a degraded answer is not worth revalidating against.
+    pub fn public<T: Serialize>(
+        fanout: &Fanout,
+        body: &T,
+        if_none_match: Option<&HeaderValue>,
+    ) -> Result<Self, ApiError> {
+        let mut composite = Self::new(fanout, body, false)?;
+        if !composite.partial {
+            let tag = etag::weak_etag(&composite.body, &fanout.request_id);
+            composite.not_modified = if_none_match.is_some_and(|inm| etag::matches(inm, &tag));
+            composite.etag = Some(tag);
+        }
+        Ok(composite)
     }
 }
 
 impl IntoResponse for Composite {
     fn into_response(self) -> Response {
-        let mut response = self.body.into_response();
+        let mut response = if self.not_modified {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            self.body.into_response()
+        };
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.partial {
@@ -47,6 +78,14 @@ impl IntoResponse for Composite {
         }
         if self.personal {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+        }
+        if let Some(tag) = self.etag {
+            headers.insert(header::ETAG, tag);
+            // Shared caches may keep it but must revalidate each time.
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        }
+        if self.not_modified {
+            headers.remove(header::CONTENT_TYPE);
         }
         response
     }

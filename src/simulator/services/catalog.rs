@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Params, id_list, raw_json};
@@ -40,11 +40,36 @@ const CATEGORIES: [(&str, [&str; 4]); 8] = [
     ("office", ["Desk Lamp", "Chair Cushion", "Pen Set", "Organizer"]),
 ];
 const ADJECTIVES: [&str; 10] = [
-    "Classic", "Compact", "Deluxe", "Everyday", "Handmade", "Modern", "Rugged", "Sleek", "Vintage", "Ultralight",
+    "Classic",
+    "Compact",
+    "Deluxe",
+    "Everyday",
+    "Handmade",
+    "Modern",
+    "Rugged",
+    "Sleek",
+    "Vintage",
+    "Ultralight",
 ];
-const MATERIALS: [&str; 8] = ["bamboo", "steel", "cotton", "oak", "recycled plastic", "wool", "ceramic", "linen"];
+const MATERIALS: [&str; 8] = [
+    "bamboo",
+    "steel",
+    "cotton",
+    "oak",
+    "recycled plastic",
+    "wool",
+    "ceramic",
+    "linen",
+];
 const COLORS: [&str; 8] = ["black", "white", "navy", "forest green", "sand", "red", "grey", "ochre"];
-const USES: [&str; 6] = ["daily use", "gifts", "travel", "small spaces", "weekend projects", "the whole family"];
+const USES: [&str; 6] = [
+    "daily use",
+    "gifts",
+    "travel",
+    "small spaces",
+    "weekend projects",
+    "the whole family",
+];
 
 /// DESIGN.md section 2's `Product`.
 #[derive(Debug, Serialize)]
@@ -94,7 +119,9 @@ pub(crate) fn product(n: u32) -> Product {
             pick(hash(&[SALT_USE, n64]), &USES)
         ),
         category,
-        image_urls: (1..=images).map(|i| format!("https://img.example.com/products/p-{n}/{i}.jpg")).collect(),
+        image_urls: (1..=images)
+            .map(|i| format!("https://img.example.com/products/p-{n}/{i}.jpg"))
+            .collect(),
         attributes,
         related_ids: related_ids.iter().map(|r| format!("p-{r}")).collect(),
     }
@@ -102,7 +129,9 @@ pub(crate) fn product(n: u32) -> Product {
 
 fn capitalized(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    chars
+        .next()
+        .map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 /// The product number of a known product id.
@@ -118,7 +147,9 @@ pub(crate) struct ProductCache {
 
 impl Default for ProductCache {
     fn default() -> Self {
-        ProductCache { json: (0..PRODUCTS).map(|_| OnceLock::new()).collect() }
+        ProductCache {
+            json: (0..PRODUCTS).map(|_| OnceLock::new()).collect(),
+        }
     }
 }
 
@@ -187,7 +218,13 @@ mod tests {
                 assert_ne!(r, format!("p-{n}"));
                 assert!(product_number(r).is_some());
             }
-            assert!(a["attributes"].as_object().expect("map").values().all(|v| v.is_string()));
+            assert!(
+                a["attributes"]
+                    .as_object()
+                    .expect("map")
+                    .values()
+                    .all(|v| v.is_string())
+            );
         }
         assert_ne!(
             serde_json::to_value(product(1)).expect("json"),

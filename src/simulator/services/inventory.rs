@@ -33,19 +33,31 @@ struct Warehouse {
 /// The stock of product `n`.
 pub(crate) fn stock(n: u32) -> Stock {
     let n64 = u64::from(n);
-    let available = if hash(&[SALT_OUT, n64]).is_multiple_of(10) { 0 } else { between(hash(&[SALT_AVAILABLE, n64]), 1, 500) };
+    let available = if hash(&[SALT_OUT, n64]).is_multiple_of(10) {
+        0
+    } else {
+        between(hash(&[SALT_AVAILABLE, n64]), 1, 500)
+    };
     let count = between(hash(&[SALT_WAREHOUSES, n64]), 1, WAREHOUSES.len() as u64) as usize;
     let mut left = available;
     let warehouses = WAREHOUSES[..count]
         .iter()
         .enumerate()
         .map(|(i, id)| {
-            let here = if i + 1 == count { left } else { hash(&[SALT_SPLIT, n64, i as u64]) % (left + 1) };
+            let here = if i + 1 == count {
+                left
+            } else {
+                hash(&[SALT_SPLIT, n64, i as u64]) % (left + 1)
+            };
             left -= here;
             Warehouse { id, available: here }
         })
         .collect();
-    Stock { product_id: format!("p-{n}"), available, warehouses }
+    Stock {
+        product_id: format!("p-{n}"),
+        available,
+        warehouses,
+    }
 }
 
 #[derive(Deserialize)]

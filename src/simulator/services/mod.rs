@@ -124,7 +124,10 @@ pub(crate) fn id_list<'a>(value: &'a Option<String>, name: &str) -> Result<Vec<&
         .ok_or_else(|| ApiError::BadRequest(format!("{name} is required")))?;
     let ids: Vec<&str> = raw.split(',').filter(|id| !id.is_empty()).collect();
     if ids.len() > MAX_IDS {
-        return Err(ApiError::BadRequest(format!("{name} has {} ids, at most {MAX_IDS} allowed", ids.len())));
+        return Err(ApiError::BadRequest(format!(
+            "{name} has {} ids, at most {MAX_IDS} allowed",
+            ids.len()
+        )));
     }
     Ok(ids)
 }

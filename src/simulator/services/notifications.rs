@@ -74,7 +74,11 @@ async fn list(Params(query): Params<NotificationsQuery>) -> Result<Json<Notifica
     let unread_only = match query.unread_only.as_deref() {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
-        Some(other) => return Err(ApiError::BadRequest(format!("unread_only must be true or false, got {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "unread_only must be true or false, got {other:?}"
+            )));
+        }
     };
     let (total, unread) = counts(user);
     let items = (1..=total)
@@ -83,7 +87,10 @@ async fn list(Params(query): Params<NotificationsQuery>) -> Result<Json<Notifica
         .filter(|item| !unread_only || !item.read)
         .take(limit)
         .collect();
-    Ok(Json(Notifications { unread_count: unread, items }))
+    Ok(Json(Notifications {
+        unread_count: unread,
+        items,
+    }))
 }
 
 pub(crate) fn routes() -> Router {
@@ -97,7 +104,10 @@ mod tests {
     #[test]
     fn the_newest_notifications_are_the_unread_ones() {
         let (total, unread) = counts(9);
-        let read: Vec<bool> = (1..=total).rev().map(|k| notification(9, k, total, unread).read).collect();
+        let read: Vec<bool> = (1..=total)
+            .rev()
+            .map(|k| notification(9, k, total, unread).read)
+            .collect();
         assert_eq!(read.iter().filter(|r| !**r).count() as u64, unread);
         assert!(read[..unread as usize].iter().all(|r| !r));
     }

@@ -36,7 +36,11 @@ pub(crate) fn price(n: u32) -> Price {
         product_id: format!("p-{n}"),
         currency: "USD",
         amount_cents: list_price_cents(n),
-        discount_pct: if discounted { 5 * between(hash(&[SALT_DISCOUNT, n64]), 1, 6) } else { 0 },
+        discount_pct: if discounted {
+            5 * between(hash(&[SALT_DISCOUNT, n64]), 1, 6)
+        } else {
+            0
+        },
     }
 }
 

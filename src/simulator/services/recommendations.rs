@@ -42,7 +42,11 @@ struct Recommendations {
 async fn list(Params(query): Params<RecommendationsQuery>) -> Result<Json<Recommendations>, ApiError> {
     let user = user_number(required(&query.user_id, "user_id")?).ok_or(ApiError::NotFound)?;
     let limit = limit(&query.limit)?;
-    let product_ids = recommended(user).into_iter().take(limit).map(|p| format!("p-{p}")).collect();
+    let product_ids = recommended(user)
+        .into_iter()
+        .take(limit)
+        .map(|p| format!("p-{p}"))
+        .collect();
     Ok(Json(Recommendations { product_ids }))
 }
 

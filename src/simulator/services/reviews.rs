@@ -45,7 +45,9 @@ fn count(n: u32) -> u64 {
 /// Rating of review `k` of product `n`: around the product's quality (2 to 4 stars).
 fn rating(n: u32, k: u64) -> u64 {
     let quality = between(hash(&[SALT_QUALITY, u64::from(n)]), 2, 4);
-    (quality + hash(&[SALT_RATING, u64::from(n), k]) % 3).saturating_sub(1).clamp(1, 5)
+    (quality + hash(&[SALT_RATING, u64::from(n), k]) % 3)
+        .saturating_sub(1)
+        .clamp(1, 5)
 }
 
 fn review(n: u32, k: u64) -> Review {
@@ -55,7 +57,11 @@ fn review(n: u32, k: u64) -> Review {
     let at = BASE_TIME + (k as i64) * DAY + (hash(&[SALT_TIME, n64, k]) % DAY as u64) as i64;
     Review {
         id: format!("r-{n}-{k}"),
-        author: format!("{} {}.", pick(author, &FIRST_NAMES), &pick(author >> 8, &LAST_NAMES)[..1]),
+        author: format!(
+            "{} {}.",
+            pick(author, &FIRST_NAMES),
+            &pick(author >> 8, &LAST_NAMES)[..1]
+        ),
         rating,
         title: TITLES[rating as usize - 1],
         body: pick(hash(&[SALT_TEXT, n64, k]), &BODIES),
@@ -83,7 +89,11 @@ async fn list(Params(query): Params<ReviewsQuery>) -> Result<Json<Reviews>, ApiE
     let sum: u64 = (1..=count).map(|k| rating(product, k)).sum();
     let average_rating = (sum as f64 / count as f64 * 100.0).round() / 100.0;
     let items = (1..=count).rev().take(limit).map(|k| review(product, k)).collect();
-    Ok(Json(Reviews { average_rating, count, items }))
+    Ok(Json(Reviews {
+        average_rating,
+        count,
+        items,
+    }))
 }
 
 pub(crate) fn routes() -> Router {

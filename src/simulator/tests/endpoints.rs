@@ -13,7 +13,9 @@ fn keys(value: &Value) -> Vec<&str> {
 }
 
 fn is_rfc3339_utc(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T')
+    value
+        .as_str()
+        .is_some_and(|s| s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T')
 }
 
 async fn place(h: &Harness, key: Option<&str>, body: &Value) -> (u16, Value) {
@@ -30,13 +32,19 @@ async fn place(h: &Harness, key: Option<&str>, body: &Value) -> (u16, Value) {
 async fn a_user_has_the_documented_shape_and_an_unknown_user_is_404() {
     let h = start().await;
     let user = h.ok(Service::Users, "/users/u-7").await;
-    assert_eq!(keys(&user), ["avatar_url", "created_at", "email", "id", "name", "preferences", "tier"]);
+    assert_eq!(
+        keys(&user),
+        ["avatar_url", "created_at", "email", "id", "name", "preferences", "tier"]
+    );
     assert_eq!(keys(&user["preferences"]), ["currency", "language", "marketing_opt_in"]);
     assert_eq!(user["id"], "u-7");
     assert_eq!(user["preferences"]["currency"], "USD");
     assert!(is_rfc3339_utc(&user["created_at"]));
     for id in ["u-0", "u-1001", "x"] {
-        assert_eq!(h.get(Service::Users, &format!("/users/{id}")).await, (404, json!({ "error": "not_found" })));
+        assert_eq!(
+            h.get(Service::Users, &format!("/users/{id}")).await,
+            (404, json!({ "error": "not_found" }))
+        );
     }
 }
 
@@ -55,7 +63,10 @@ async fn the_same_ids_give_the_same_answers_in_every_simulator() {
     ] {
         assert_eq!(a.ok(service, path).await, b.ok(service, path).await, "{path}");
     }
-    assert_ne!(a.ok(Service::Users, "/users/u-12").await, a.ok(Service::Users, "/users/u-13").await);
+    assert_ne!(
+        a.ok(Service::Users, "/users/u-12").await,
+        a.ok(Service::Users, "/users/u-13").await
+    );
 }
 
 #[tokio::test]
@@ -80,7 +91,18 @@ async fn orders_are_listed_newest_first_and_paged_with_a_cursor() {
     let times: Vec<&str> = all.iter().map(|o| o["created_at"].as_str().expect("time")).collect();
     assert!(times.windows(2).all(|w| w[0] > w[1]), "newest first: {times:?}");
     for order in &all {
-        assert_eq!(keys(order), ["created_at", "currency", "id", "lines", "status", "total_cents", "user_id"]);
+        assert_eq!(
+            keys(order),
+            [
+                "created_at",
+                "currency",
+                "id",
+                "lines",
+                "status",
+                "total_cents",
+                "user_id"
+            ]
+        );
         assert_eq!(order["user_id"], "u-3");
         assert_eq!(order["currency"], "USD");
         assert!(["placed", "shipped", "delivered", "cancelled"].contains(&order["status"].as_str().expect("status")));
@@ -125,7 +147,10 @@ async fn an_order_is_only_found_by_its_owner() {
         .await
         .expect("answer");
     assert_eq!(missing.status(), 404);
-    assert_eq!(missing.json::<Value>().await.expect("json"), json!({ "error": "not_found" }));
+    assert_eq!(
+        missing.json::<Value>().await.expect("json"),
+        json!({ "error": "not_found" })
+    );
 }
 
 #[tokio::test]
@@ -145,7 +170,11 @@ async fn placing_an_order_is_idempotent_per_key_and_the_order_is_then_listed_fir
     assert_eq!(order["total_cents"], 2 * 1999 + 500);
     assert_eq!(order["user_id"], "u-9");
     assert!(is_rfc3339_utc(&order["created_at"]));
-    assert_eq!(place(&h, Some("key-1"), &body).await, (201, order.clone()), "same key, same order");
+    assert_eq!(
+        place(&h, Some("key-1"), &body).await,
+        (201, order.clone()),
+        "same key, same order"
+    );
     let (_, other) = place(&h, Some("key-2"), &body).await;
     assert_ne!(other["id"], order["id"], "a new key is a new order");
 
@@ -162,14 +191,20 @@ async fn placing_an_order_is_idempotent_per_key_and_the_order_is_then_listed_fir
     let list = h.ok(Service::Orders, "/orders?user_id=u-9&limit=3").await;
     assert_eq!(list["items"][0], other);
     assert_eq!(list["items"][1], order);
-    assert_eq!(list["items"][2]["id"].as_str().map(|id| id.starts_with("o-9-")), Some(true));
+    assert_eq!(
+        list["items"][2]["id"].as_str().map(|id| id.starts_with("o-9-")),
+        Some(true)
+    );
 }
 
 #[tokio::test]
 async fn an_order_without_a_key_or_with_a_bad_body_is_400() {
     let h = start().await;
     let good = json!({ "user_id": "u-1", "currency": "USD", "lines": [{ "product_id": "p-1", "quantity": 1, "unit_price_cents": 100 }] });
-    assert_eq!(place(&h, None, &good).await, (400, json!({ "error": "idempotency_key_required" })));
+    assert_eq!(
+        place(&h, None, &good).await,
+        (400, json!({ "error": "idempotency_key_required" }))
+    );
     for bad in [
         json!({ "currency": "USD", "lines": [] }),
         json!({ "user_id": "u-1", "currency": "USD", "lines": [] }),
@@ -187,20 +222,40 @@ async fn an_order_without_a_key_or_with_a_bad_body_is_400() {
 async fn products_come_one_or_many_without_unknown_ids_and_at_most_100_at_a_time() {
     let h = start().await;
     let product = h.ok(Service::Catalog, "/products/p-42").await;
-    assert_eq!(keys(&product), ["attributes", "category", "description", "id", "image_urls", "name", "related_ids"]);
+    assert_eq!(
+        keys(&product),
+        [
+            "attributes",
+            "category",
+            "description",
+            "id",
+            "image_urls",
+            "name",
+            "related_ids"
+        ]
+    );
     assert!((1..=3).contains(&product["image_urls"].as_array().expect("images").len()));
     assert!(product["related_ids"].as_array().expect("related").len() <= 12);
     assert_eq!(h.get(Service::Catalog, "/products/p-10001").await.0, 404);
 
     let list = h.ok(Service::Catalog, "/products?ids=p-42,p-0,nope,p-7").await;
-    let ids: Vec<&str> = list["items"].as_array().expect("items").iter().map(|p| p["id"].as_str().expect("id")).collect();
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(ids, ["p-42", "p-7"]);
     assert_eq!(list["items"][0], product);
 
     let hundred: Vec<String> = (1..=100).map(|n| format!("p-{n}")).collect();
-    let full = h.ok(Service::Catalog, &format!("/products?ids={}", hundred.join(","))).await;
+    let full = h
+        .ok(Service::Catalog, &format!("/products?ids={}", hundred.join(",")))
+        .await;
     assert_eq!(full["items"].as_array().expect("items").len(), 100);
-    let too_many = h.get(Service::Catalog, &format!("/products?ids={},p-101", hundred.join(","))).await;
+    let too_many = h
+        .get(Service::Catalog, &format!("/products?ids={},p-101", hundred.join(",")))
+        .await;
     assert_eq!((too_many.0, &too_many.1["error"]), (400, &json!("invalid_request")));
     assert_eq!(h.get(Service::Catalog, "/products").await.0, 400);
 }
@@ -239,15 +294,21 @@ async fn prices_and_stock_answer_known_ids_in_the_documented_shape() {
 #[tokio::test]
 async fn recommendations_notifications_and_reviews_honour_limit() {
     let h = start().await;
-    let recs = h.ok(Service::Recommendations, "/recommendations?user_id=u-2&limit=5").await;
+    let recs = h
+        .ok(Service::Recommendations, "/recommendations?user_id=u-2&limit=5")
+        .await;
     assert_eq!(keys(&recs), ["product_ids"]);
     assert_eq!(recs["product_ids"].as_array().expect("ids").len(), 5);
-    let many = h.ok(Service::Recommendations, "/recommendations?user_id=u-2&limit=100").await;
+    let many = h
+        .ok(Service::Recommendations, "/recommendations?user_id=u-2&limit=100")
+        .await;
     let many = many["product_ids"].as_array().expect("ids");
     assert!((12..=50).contains(&many.len()));
     assert_eq!(&many[..5], recs["product_ids"].as_array().expect("ids").as_slice());
 
-    let all = h.ok(Service::Notifications, "/notifications?user_id=u-2&limit=100").await;
+    let all = h
+        .ok(Service::Notifications, "/notifications?user_id=u-2&limit=100")
+        .await;
     assert_eq!(keys(&all), ["items", "unread_count"]);
     let unread = all["unread_count"].as_u64().expect("count");
     assert!(unread >= 1);
@@ -255,12 +316,20 @@ async fn recommendations_notifications_and_reviews_honour_limit() {
         assert_eq!(keys(n), ["body", "created_at", "id", "read", "title"]);
         assert!(is_rfc3339_utc(&n["created_at"]));
     }
-    let only_unread = h.ok(Service::Notifications, "/notifications?user_id=u-2&unread_only=true&limit=100").await;
+    let only_unread = h
+        .ok(
+            Service::Notifications,
+            "/notifications?user_id=u-2&unread_only=true&limit=100",
+        )
+        .await;
     let items = only_unread["items"].as_array().expect("items");
     assert_eq!(items.len() as u64, unread);
     assert!(items.iter().all(|n| n["read"] == false));
     let one = h.ok(Service::Notifications, "/notifications?user_id=u-2&limit=1").await;
-    assert_eq!((one["items"].as_array().expect("items").len(), &one["unread_count"]), (1, &json!(unread)));
+    assert_eq!(
+        (one["items"].as_array().expect("items").len(), &one["unread_count"]),
+        (1, &json!(unread))
+    );
 
     let reviews = h.ok(Service::Reviews, "/reviews?product_id=p-8&limit=2").await;
     assert_eq!(keys(&reviews), ["average_rating", "count", "items"]);
@@ -288,8 +357,17 @@ async fn bad_queries_are_400_and_unknown_paths_are_404() {
         let (status, body) = h.get(service, path).await;
         assert_eq!((status, &body["error"]), (400, &json!("invalid_request")), "{path}");
     }
-    assert_eq!(h.get(Service::Users, "/nothing/here").await, (404, json!({ "error": "not_found" })));
-    assert_eq!(h.get(Service::Pricing, "/users/u-1").await.0, 404, "each service serves only its own routes");
-    let capped = h.ok(Service::Recommendations, "/recommendations?user_id=u-1&limit=1000").await;
+    assert_eq!(
+        h.get(Service::Users, "/nothing/here").await,
+        (404, json!({ "error": "not_found" }))
+    );
+    assert_eq!(
+        h.get(Service::Pricing, "/users/u-1").await.0,
+        404,
+        "each service serves only its own routes"
+    );
+    let capped = h
+        .ok(Service::Recommendations, "/recommendations?user_id=u-1&limit=1000")
+        .await;
     assert!(capped["product_ids"].as_array().expect("ids").len() <= 100);
 }

@@ -25,10 +25,31 @@ fn assert_connection_error(result: Result<reqwest::Response, reqwest::Error>, wh
     }
 }
 
+/// The client saw a TCP RST (not a clean close, not a refusal).
+fn assert_reset_by_peer(error: &reqwest::Error, what: &str) {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionReset)
+        {
+            return;
+        }
+        cause = e.source();
+    }
+    panic!("{what}: not a connection reset: {error:?}");
+}
+
 #[tokio::test]
 async fn latency_delays_every_answer_and_jitter_stays_within_its_bound() {
     let h = start().await;
-    h.sim.set_fault(Service::Users, Fault { latency_ms: 120, jitter_ms: 40, ..Fault::default() });
+    h.sim.set_fault(
+        Service::Users,
+        Fault {
+            latency_ms: 120,
+            jitter_ms: 40,
+            ..Fault::default()
+        },
+    );
     let started = Instant::now();
     let response = h.send(&h.http).await.expect("answer");
     let elapsed = started.elapsed();
@@ -48,15 +69,38 @@ async fn latency_delays_every_answer_and_jitter_stays_within_its_bound() {
 #[tokio::test]
 async fn an_error_rate_answers_the_error_status_that_often() {
     let h = start().await;
-    h.sim.set_fault(Service::Users, Fault { error_rate: 1.0, error_status: 503, ..Fault::default() });
+    h.sim.set_fault(
+        Service::Users,
+        Fault {
+            error_rate: 1.0,
+            error_status: 503,
+            ..Fault::default()
+        },
+    );
     let response = h.send(&h.http).await.expect("answer");
     assert_eq!(response.status(), 503);
-    assert!(response.json::<serde_json::Value>().await.is_ok(), "an injected error is still JSON");
+    assert!(
+        response.json::<serde_json::Value>().await.is_ok(),
+        "an injected error is still JSON"
+    );
 
-    h.sim.set_fault(Service::Users, Fault { error_rate: 1.0, ..Fault::default() });
+    h.sim.set_fault(
+        Service::Users,
+        Fault {
+            error_rate: 1.0,
+            ..Fault::default()
+        },
+    );
     assert_eq!(h.send(&h.http).await.expect("answer").status(), 500, "0 means 500");
 
-    h.sim.set_fault(Service::Users, Fault { error_rate: 0.5, error_status: 502, ..Fault::default() });
+    h.sim.set_fault(
+        Service::Users,
+        Fault {
+            error_rate: 0.5,
+            error_status: 502,
+            ..Fault::default()
+        },
+    );
     let mut errors = 0;
     for _ in 0..200 {
         errors += u32::from(h.send(&h.http).await.expect("answer").status() == 502);
@@ -68,8 +112,19 @@ async fn an_error_rate_answers_the_error_status_that_often() {
 #[tokio::test]
 async fn a_malformed_answer_is_200_json_that_does_not_parse() {
     let h = start().await;
-    h.sim.set_fault(Service::Catalog, Fault { malformed: true, ..Fault::default() });
-    let response = h.http.get(h.url(Service::Catalog, "/products/p-1")).send().await.expect("answer");
+    h.sim.set_fault(
+        Service::Catalog,
+        Fault {
+            malformed: true,
+            ..Fault::default()
+        },
+    );
+    let response = h
+        .http
+        .get(h.url(Service::Catalog, "/products/p-1"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let text = response.text().await.expect("body");
@@ -79,9 +134,14 @@ async fn a_malformed_answer_is_200_json_that_does_not_parse() {
 #[tokio::test]
 async fn a_hanging_service_holds_the_request_until_the_client_gives_up() {
     let h = start().await;
-    h.sim.set_fault(Service::Users, Fault { hang: true, ..Fault::default() });
+    h.sim.set_fault(
+        Service::Users,
+        Fault {
+            hang: true,
+            ..Fault::default()
+        },
+    );
     let impatient = super::client()
-        .no_proxy()
         .timeout(Duration::from_millis(200))
         .build()
         .expect("client");
@@ -101,12 +161,30 @@ async fn a_reset_fault_breaks_the_connection_without_any_answer() {
     let h = start().await;
     // Warm a keep-alive connection, then reset both it and a fresh one.
     assert_eq!(h.send(&h.http).await.expect("answer").status(), 200);
-    h.sim.set_fault(Service::Users, Fault { reset: true, ..Fault::default() });
-    assert_connection_error(h.send(&h.http).await, "kept-alive connection");
+    h.sim.set_fault(
+        Service::Users,
+        Fault {
+            reset: true,
+            ..Fault::default()
+        },
+    );
+    let started = Instant::now();
+    let error = assert_connection_error(h.send(&h.http).await, "kept-alive connection");
+    assert_reset_by_peer(&error, "kept-alive connection");
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "reset at once: {:?}",
+        started.elapsed()
+    );
     let fresh = super::client().build().expect("client");
-    assert_connection_error(h.send(&fresh).await, "new connection");
+    let error = assert_connection_error(h.send(&fresh).await, "new connection");
+    assert_reset_by_peer(&error, "new connection");
     assert_eq!(h.sim.count(Service::Users), 3, "reset requests are counted");
-    assert!(h.sim.requests(Service::Users)[1..].iter().all(|r| r.answered_at_ms.is_none()));
+    assert!(
+        h.sim.requests(Service::Users)[1..]
+            .iter()
+            .all(|r| r.answered_at_ms.is_none())
+    );
 
     h.sim.clear_faults();
     assert_eq!(h.send(&h.http).await.expect("answer").status(), 200);
@@ -118,9 +196,20 @@ async fn a_down_service_refuses_connections_resets_kept_alive_ones_and_comes_bac
     let url = h.sim.url(Service::Users);
     assert_eq!(h.send(&h.http).await.expect("answer").status(), 200);
 
-    h.sim.set_fault(Service::Users, Fault { down: true, ..Fault::default() });
-    assert_connection_error(h.send(&h.http).await, "kept-alive connection");
-    assert_eq!(h.sim.count(Service::Users), 2, "the request on the kept-alive connection is counted");
+    h.sim.set_fault(
+        Service::Users,
+        Fault {
+            down: true,
+            ..Fault::default()
+        },
+    );
+    let error = assert_connection_error(h.send(&h.http).await, "kept-alive connection");
+    assert_reset_by_peer(&error, "kept-alive connection");
+    assert_eq!(
+        h.sim.count(Service::Users),
+        2,
+        "the request on the kept-alive connection is counted"
+    );
     let fresh = super::client().build().expect("client");
     let refused = assert_connection_error(h.send(&fresh).await, "new connection");
     assert!(refused.is_connect(), "refused: {refused:?}");
@@ -136,12 +225,30 @@ async fn a_down_service_refuses_connections_resets_kept_alive_ones_and_comes_bac
 async fn faults_in_the_configuration_apply_from_the_start_and_other_services_stay_healthy() {
     let mut config = SimulatorConfig::ephemeral();
     config.faults = vec![
-        (Service::Users, Fault { down: true, ..Fault::default() }),
-        (Service::Pricing, Fault { error_rate: 1.0, error_status: 429, ..Fault::default() }),
+        (
+            Service::Users,
+            Fault {
+                down: true,
+                ..Fault::default()
+            },
+        ),
+        (
+            Service::Pricing,
+            Fault {
+                error_rate: 1.0,
+                error_status: 429,
+                ..Fault::default()
+            },
+        ),
     ];
     let h = start_with(config).await;
     assert_connection_error(h.send(&h.http).await, "down from the start");
-    let price = h.http.get(h.url(Service::Pricing, "/prices?product_ids=p-1")).send().await.expect("answer");
+    let price = h
+        .http
+        .get(h.url(Service::Pricing, "/prices?product_ids=p-1"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(price.status(), 429);
     assert_eq!(h.ok(Service::Catalog, "/products/p-1").await["id"], "p-1");
     h.sim.clear_faults();

@@ -19,12 +19,14 @@ pub const SECRET: &str = "e2e-test-secret-with-enough-length-0123456789";
 #[derive(Clone, Copy, Debug)]
 pub enum Bff {
     Mobile,
+    Web,
 }
 
 impl Bff {
     fn parts(self) -> (Settings, fn(Platform) -> axum::Router) {
         match self {
             Bff::Mobile => (bff_mobile::defaults(), bff_mobile::app),
+            Bff::Web => (bff_web::defaults(), bff_web::app),
         }
     }
 }

@@ -43,7 +43,10 @@ impl OrderBook {
         book.placed += 1;
         let order = make(book.placed);
         book.by_key.insert(scoped, order.id.clone());
-        book.by_user.entry(user_id.to_owned()).or_default().push_back(order.id.clone());
+        book.by_user
+            .entry(user_id.to_owned())
+            .or_default()
+            .push_back(order.id.clone());
         book.fifo.push_back(order.id.clone());
         book.by_id.insert(order.id.clone(), (order.clone(), key.to_owned()));
         if book.fifo.len() > MAX_PLACED {
@@ -60,7 +63,9 @@ impl OrderBook {
     /// newest first.
     pub(crate) fn page(&self, user_id: &str, offset: usize, limit: usize) -> (usize, Vec<Order>) {
         let book = lock(&self.inner);
-        let Some(ids) = book.by_user.get(user_id) else { return (0, Vec::new()) };
+        let Some(ids) = book.by_user.get(user_id) else {
+            return (0, Vec::new());
+        };
         let page = ids
             .iter()
             .rev()
@@ -75,7 +80,9 @@ impl OrderBook {
 impl Book {
     fn forget_oldest(&mut self) {
         let Some(id) = self.fifo.pop_front() else { return };
-        let Some((order, key)) = self.by_id.remove(&id) else { return };
+        let Some((order, key)) = self.by_id.remove(&id) else {
+            return;
+        };
         self.by_key.remove(&(order.user_id.clone(), key));
         if let Some(ids) = self.by_user.get_mut(&order.user_id) {
             // The globally oldest order is also its user's oldest.

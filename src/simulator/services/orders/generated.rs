@@ -32,7 +32,10 @@ pub(super) fn order(n: u32, k: u64) -> Order {
     let status = match total_orders - k {
         0 => pick(status_pick, &["placed", "shipped"]),
         1 => pick(status_pick, &["shipped", "delivered"]),
-        _ => pick(status_pick, &["delivered", "delivered", "delivered", "delivered", "cancelled"]),
+        _ => pick(
+            status_pick,
+            &["delivered", "delivered", "delivered", "delivered", "cancelled"],
+        ),
     };
     let line_count = between(hash(&[SALT_LINES, n64, k]), 1, 4);
     let mut lines: Vec<OrderLine> = Vec::with_capacity(line_count as usize);
@@ -84,7 +87,10 @@ mod tests {
             let mut previous = String::new();
             for k in 1..=count(n) {
                 let o = order(n, k);
-                assert_eq!(o.total_cents, o.lines.iter().map(|l| l.quantity * l.unit_price_cents).sum::<u64>());
+                assert_eq!(
+                    o.total_cents,
+                    o.lines.iter().map(|l| l.quantity * l.unit_price_cents).sum::<u64>()
+                );
                 assert!((1..=4).contains(&o.lines.len()));
                 assert!(o.created_at > previous, "{} after {previous}", o.created_at);
                 assert!(o.created_at < rfc3339(after_all()));

@@ -64,12 +64,17 @@ struct OrderPage {
     next_cursor: Option<String>,
 }
 
-async fn list(State(book): State<Arc<OrderBook>>, Params(query): Params<ListQuery>) -> Result<Json<OrderPage>, ApiError> {
+async fn list(
+    State(book): State<Arc<OrderBook>>,
+    Params(query): Params<ListQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
     let user_id = required(&query.user_id, "user_id")?;
     let limit = limit(&query.limit)?;
     let offset = match query.cursor.as_deref() {
         None | Some("") => 0,
-        Some(c) => c.parse::<usize>().map_err(|_| ApiError::BadRequest(format!("unknown cursor {c:?}")))?,
+        Some(c) => c
+            .parse::<usize>()
+            .map_err(|_| ApiError::BadRequest(format!("unknown cursor {c:?}")))?,
     };
     let (placed_count, mut items) = book.page(user_id, offset, limit);
     let user = user_number(user_id);
@@ -100,7 +105,10 @@ async fn get_order(
     headers: HeaderMap,
 ) -> Result<Json<Order>, ApiError> {
     let caller = headers.get("x-user-id").and_then(|v| v.to_str().ok());
-    let order = book.get(&id).or_else(|| generated::find(&id)).ok_or(ApiError::NotFound)?;
+    let order = book
+        .get(&id)
+        .or_else(|| generated::find(&id))
+        .ok_or(ApiError::NotFound)?;
     // Someone else's order is answered exactly like a missing one.
     if caller != Some(order.user_id.as_str()) {
         return Err(ApiError::NotFound);
@@ -122,7 +130,10 @@ impl NewOrder {
             return Err("user_id must have 1 to 255 characters".into());
         }
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(format!("currency must be an ISO code such as USD, got {:?}", self.currency));
+            return Err(format!(
+                "currency must be an ISO code such as USD, got {:?}",
+                self.currency
+            ));
         }
         if self.lines.is_empty() || self.lines.len() > MAX_LINES {
             return Err(format!("an order has 1 to {MAX_LINES} lines"));
@@ -149,7 +160,11 @@ async fn place(State(book): State<Arc<OrderBook>>, headers: HeaderMap, body: Byt
     let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => return Err(ApiError::IdempotencyKeyRequired),
         Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_TOKEN_LEN => key,
-        Some(_) => return Err(ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible characters".into())),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "Idempotency-Key must be 1 to 255 visible characters".into(),
+            ));
+        }
     };
     let new: NewOrder = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("bad order: {e}")))?;
     let total_cents = new.check().map_err(ApiError::BadRequest)?;
@@ -167,7 +182,9 @@ async fn place(State(book): State<Arc<OrderBook>>, headers: HeaderMap, body: Byt
 
 /// The wall clock, for orders placed now (generated data never uses it).
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 pub(crate) fn routes(book: Arc<OrderBook>) -> Router {

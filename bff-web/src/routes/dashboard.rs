@@ -1,0 +1,436 @@
+//! `GET /v1/dashboard` (auth required): the signed-in user's home page in
+//! a browser.
+//!
+//! First stage, concurrently: users, orders (limit 20), notifications
+//! (unread only, limit 20), recommendations (limit 24). Each second-stage
+//! call starts the moment its own input arrives: catalog for the distinct
+//! products of the orders as soon as the orders answer, catalog and pricing
+//! for the recommended ids as soon as those answer. Every section is
+//! optional; when all four first-stage calls fail the answer is 503
+//! `upstream_unavailable`, because an empty page is not a useful 200.
+//!
+//! The answer is personal, so it is marked `Cache-Control: private, no-store`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::State;
+use bff_shared::auth::Auth;
+use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLine, Price, Product, User};
+use bff_shared::context::RequestCtx;
+use bff_shared::error::{ApiError, Problem};
+use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::platform::Platform;
+use bff_shared::upstream::UpstreamError;
+use serde::Serialize;
+
+use super::parts::{self, PriceInfo};
+
+/// A page shows the last twenty orders and notifications; more is paging,
+/// which the page does through the pass-through, not the dashboard.
+const ORDERS_LIMIT: u32 = 20;
+const NOTIFICATIONS_LIMIT: u32 = 20;
+/// Four rows of six cards on a desktop grid.
+const RECOMMENDATIONS_LIMIT: u32 = 24;
+
+/// The dashboard page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Dashboard {
+    /// The signed-in user, in full; null when the users service failed.
+    pub user: Option<User>,
+    /// The 20 most recent orders, newest first; null when orders failed.
+    pub orders: Option<Vec<DashboardOrder>>,
+    /// Unread notifications; null when notifications failed.
+    pub notifications: Option<NotificationsInfo>,
+    /// Recommended products; null when recommendations or catalog failed.
+    pub recommendations: Option<Vec<Recommendation>>,
+    /// Partiality and request id.
+    pub meta: Meta,
+}
+
+/// An order as the orders service has it, with each line extended by the
+/// product's name and image so the page needs no further calls.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DashboardOrder {
+    /// Order id.
+    pub id: String,
+    /// Owner's user id.
+    pub user_id: String,
+    /// `placed`, `shipped`, …
+    pub status: String,
+    /// RFC 3339 UTC creation time.
+    pub created_at: String,
+    /// Total in cents.
+    pub total_cents: i64,
+    /// ISO currency code.
+    pub currency: String,
+    /// The order's lines, in the upstream's order.
+    pub lines: Vec<DashboardLine>,
+}
+
+/// An order line with its product.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DashboardLine {
+    /// Product id.
+    pub product_id: String,
+    /// Quantity ordered.
+    pub quantity: u32,
+    /// Unit price in cents.
+    pub unit_price_cents: i64,
+    /// Name and image; null when the catalog failed (`orders.product`) or
+    /// no longer knows the product.
+    pub product: Option<LineProduct>,
+}
+
+/// What a line shows of its product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LineProduct {
+    /// Product name.
+    pub name: String,
+    /// The first of the product's images.
+    pub image_url: Option<String>,
+}
+
+/// The unread notifications.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NotificationsInfo {
+    /// Number of unread notifications (may exceed the items listed).
+    pub unread_count: u64,
+    /// The most recent unread notifications.
+    pub items: Vec<NotificationItem>,
+}
+
+/// One notification; `read` is left out since every item is unread.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NotificationItem {
+    /// Notification id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Body text.
+    pub body: String,
+    /// RFC 3339 UTC creation time.
+    pub created_at: String,
+}
+
+/// A recommended product card, richer than mobile's: a desktop card shows
+/// the description and an image carousel.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Recommendation {
+    /// Product id.
+    pub id: String,
+    /// Product name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Image URLs; the first is the main image.
+    pub image_urls: Vec<String>,
+    /// Category.
+    pub category: String,
+    /// Price; null when pricing failed (`recommendations.price`) or has no
+    /// price for this product.
+    pub price: Option<PriceInfo>,
+}
+
+/// The handler.
+#[utoipa::path(
+    get,
+    path = "/v1/dashboard",
+    tag = "dashboard",
+    operation_id = "getDashboard",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The dashboard, possibly partial", body = Dashboard),
+        (status = 401, description = "No, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every first-stage upstream failed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn dashboard(
+    State(platform): State<Platform>,
+    Auth(principal): Auth,
+    ctx: RequestCtx,
+) -> Result<Composite, ApiError> {
+    let ctx = ctx.for_user(&principal.sub)?;
+    let backends = &platform.backends;
+    let user_id = &*principal.sub;
+    let fan = Fanout::new(&ctx);
+    // The recommendations section can also fail in its second stage; only
+    // a failure of the first stage counts towards "everything failed".
+    let recommendations_answered = AtomicBool::new(false);
+
+    let (user, orders, notifications, recommendations) = tokio::join!(
+        fan.optional("user", backends.user(&ctx, user_id)),
+        fan.optional("orders", async {
+            let page = backends.orders(&ctx, user_id, ORDERS_LIMIT).await?;
+            Ok(orders_with_products(&fan, backends, &ctx, page.items).await)
+        }),
+        fan.optional(
+            "notifications",
+            backends.unread_notifications(&ctx, user_id, Some(NOTIFICATIONS_LIMIT))
+        ),
+        fan.optional("recommendations", async {
+            let ids = backends.recommendations(&ctx, user_id, RECOMMENDATIONS_LIMIT).await?;
+            recommendations_answered.store(true, Ordering::Relaxed);
+            recommendation_cards(&fan, backends, &ctx, ids).await
+        }),
+    );
+
+    if user.is_none() && orders.is_none() && notifications.is_none() && !recommendations_answered.into_inner() {
+        return Err(ApiError::UpstreamUnavailable);
+    }
+    let body = Dashboard {
+        user,
+        orders,
+        notifications: notifications.map(shape_notifications),
+        recommendations,
+        meta: fan.meta(),
+    };
+    Composite::new(&fan, &body, true)
+}
+
+/// Second stage of `orders`: one catalog lookup for the distinct products
+/// of all lines. Its failure is the nested part `orders.product`: the
+/// orders are still worth showing without names and images.
+async fn orders_with_products(
+    fan: &Fanout,
+    backends: &Backends,
+    ctx: &RequestCtx,
+    orders: Vec<Order>,
+) -> Vec<DashboardOrder> {
+    let ids = order_product_ids(&orders);
+    let products = fan
+        .optional("orders.product", parts::products(backends, ctx, &ids))
+        .await;
+    shape_orders(orders, products.as_ref().map(parts::all))
+}
+
+/// Second stage of `recommendations`: catalog (needed for the cards) and
+/// pricing (optional, `recommendations.price`), concurrently. Should both
+/// fail, both are listed: the section's entry says why there are no cards,
+/// the part's that pricing is down too.
+async fn recommendation_cards(
+    fan: &Fanout,
+    backends: &Backends,
+    ctx: &RequestCtx,
+    ids: Vec<String>,
+) -> Result<Vec<Recommendation>, UpstreamError> {
+    let distinct = parts::distinct(ids.iter().map(String::as_str));
+    let (products, prices) = tokio::join!(
+        parts::products(backends, ctx, &distinct),
+        fan.optional("recommendations.price", backends.prices(ctx, &distinct)),
+    );
+    Ok(shape_recommendations(
+        &ids,
+        parts::all(&products?),
+        prices.as_deref().map(Vec::as_slice),
+    ))
+}
+
+/// The distinct product ids of all lines, in order of first appearance.
+fn order_product_ids(orders: &[Order]) -> Vec<String> {
+    parts::distinct(orders.iter().flat_map(|o| &o.lines).map(|l| l.product_id.as_str()))
+}
+
+/// Orders with each line's product filled from `products`; `None` (the
+/// catalog failed) leaves every line's product null, and a product the
+/// catalog left out leaves only its own lines' product null.
+fn shape_orders<'a>(
+    orders: Vec<Order>,
+    products: Option<impl IntoIterator<Item = &'a Product>>,
+) -> Vec<DashboardOrder> {
+    let products = parts::by_id(products.into_iter().flatten(), |p| p.id.as_str());
+    let line = |line: OrderLine| DashboardLine {
+        product: products.get(line.product_id.as_str()).map(|p| LineProduct {
+            name: p.name.clone(),
+            image_url: p.image_url().map(str::to_owned),
+        }),
+        product_id: line.product_id,
+        quantity: line.quantity,
+        unit_price_cents: line.unit_price_cents,
+    };
+    orders
+        .into_iter()
+        .map(|order| DashboardOrder {
+            id: order.id,
+            user_id: order.user_id,
+            status: order.status,
+            created_at: order.created_at,
+            total_cents: order.total_cents,
+            currency: order.currency,
+            lines: order.lines.into_iter().map(line).collect(),
+        })
+        .collect()
+}
+
+fn shape_notifications(notifications: Notifications) -> NotificationsInfo {
+    NotificationsInfo {
+        unread_count: notifications.unread_count,
+        items: notifications
+            .items
+            .into_iter()
+            .map(|n: Notification| NotificationItem {
+                id: n.id,
+                title: n.title,
+                body: n.body,
+                created_at: n.created_at,
+            })
+            .collect(),
+    }
+}
+
+/// Cards in the recommender's order; ids the catalog does not know are
+/// left out (a card without a name is useless); a product without a price
+/// gets a null price.
+fn shape_recommendations<'a>(
+    ids: &[String],
+    products: impl IntoIterator<Item = &'a Product>,
+    prices: Option<&[Price]>,
+) -> Vec<Recommendation> {
+    let products = parts::by_id(products, |p| p.id.as_str());
+    let prices = parts::by_id(prices.unwrap_or_default(), |p| p.product_id.as_str());
+    ids.iter()
+        .filter_map(|id| products.get(id.as_str()))
+        .map(|product| Recommendation {
+            id: product.id.clone(),
+            name: product.name.clone(),
+            description: product.description.clone(),
+            image_urls: product.image_urls.clone(),
+            category: product.category.clone(),
+            price: prices.get(product.id.as_str()).map(|p| PriceInfo::from(*p)),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: &str, images: &[&str]) -> Product {
+        Product {
+            id: id.into(),
+            name: format!("name {id}"),
+            description: format!("about {id}"),
+            category: "c".into(),
+            image_urls: images.iter().map(|s| (*s).to_owned()).collect(),
+            attributes: Default::default(),
+            related_ids: vec![],
+        }
+    }
+
+    fn order(id: &str, products: &[&str]) -> Order {
+        Order {
+            id: id.into(),
+            user_id: "u-1".into(),
+            status: "placed".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            total_cents: 100,
+            currency: "USD".into(),
+            lines: products
+                .iter()
+                .map(|p| OrderLine {
+                    product_id: (*p).into(),
+                    quantity: 2,
+                    unit_price_cents: 50,
+                })
+                .collect(),
+        }
+    }
+
+    fn price(id: &str, cents: i64) -> Price {
+        Price {
+            product_id: id.into(),
+            currency: "USD".into(),
+            amount_cents: cents,
+            discount_pct: 5,
+        }
+    }
+
+    #[test]
+    fn the_catalog_is_asked_once_for_each_product_of_the_orders() {
+        let orders = [order("o-2", &["p-3", "p-1"]), order("o-1", &["p-1", "p-9"])];
+        assert_eq!(order_product_ids(&orders), ["p-3", "p-1", "p-9"]);
+    }
+
+    #[test]
+    fn lines_get_name_and_first_image_and_unknown_products_stay_null() {
+        let products = [product("p-1", &["a", "b"]), product("p-3", &[])];
+        let shaped = shape_orders(vec![order("o-1", &["p-1", "p-404", "p-3"])], Some(&products));
+        let lines = &shaped[0].lines;
+        assert_eq!(
+            lines[0].product,
+            Some(LineProduct {
+                name: "name p-1".into(),
+                image_url: Some("a".into())
+            })
+        );
+        assert_eq!(lines[1].product, None);
+        assert_eq!(
+            lines[2].product,
+            Some(LineProduct {
+                name: "name p-3".into(),
+                image_url: None
+            })
+        );
+        assert_eq!(
+            (
+                lines[1].product_id.as_str(),
+                lines[1].quantity,
+                lines[1].unit_price_cents
+            ),
+            ("p-404", 2, 50)
+        );
+    }
+
+    #[test]
+    fn without_the_catalog_every_line_keeps_its_order_but_has_no_product() {
+        let shaped = shape_orders(vec![order("o-1", &["p-1"]), order("o-2", &["p-2"])], None::<&[Product]>);
+        assert_eq!(shaped.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["o-1", "o-2"]);
+        assert!(shaped.iter().flat_map(|o| &o.lines).all(|l| l.product.is_none()));
+    }
+
+    #[test]
+    fn notifications_drop_the_read_flag() {
+        let shaped = shape_notifications(Notifications {
+            unread_count: 7,
+            items: vec![Notification {
+                id: "n-1".into(),
+                title: "t".into(),
+                body: "b".into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                read: false,
+            }],
+        });
+        let json = serde_json::to_value(shaped).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"unread_count": 7, "items": [{"id": "n-1", "title": "t", "body": "b", "created_at": "2026-01-01T00:00:00Z"}]})
+        );
+    }
+
+    #[test]
+    fn cards_keep_the_recommenders_order_and_drop_unknown_products() {
+        let ids = vec!["p-2".to_owned(), "p-404".to_owned(), "p-1".to_owned()];
+        let products = [product("p-1", &["a", "b"]), product("p-2", &[])];
+        let prices = [price("p-1", 999)];
+        let cards = shape_recommendations(&ids, &products, Some(&prices));
+        assert_eq!(cards.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["p-2", "p-1"]);
+        assert_eq!(cards[1].image_urls, ["a", "b"]);
+        assert_eq!(cards[1].description, "about p-1");
+        assert_eq!(
+            cards[1].price,
+            Some(PriceInfo {
+                amount_cents: 999,
+                currency: "USD".into(),
+                discount_pct: 5
+            })
+        );
+        assert_eq!(cards[0].price, None);
+    }
+
+    #[test]
+    fn without_pricing_every_card_has_a_null_price() {
+        let ids = vec!["p-1".to_owned()];
+        let cards = shape_recommendations(&ids, &[product("p-1", &["a"])], None);
+        assert_eq!(cards.len(), 1);
+        assert_eq!(cards[0].price, None);
+    }
+}

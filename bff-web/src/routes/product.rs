@@ -1,0 +1,295 @@
+//! `GET /v1/products/{id}` (auth optional): a product page in a browser.
+//!
+//! Catalog (required), pricing, inventory and reviews (limit 5), all at
+//! once. The moment the catalog's product arrives, catalog and pricing for
+//! the first 8 of its `related_ids` start, without waiting for the others.
+//! An unknown product is 404, and a catalog failure 503 (504 at the
+//! deadline), as soon as it happens: the page is nothing without its
+//! product, so the other calls are not waited for.
+//!
+//! Not personal: the same for every caller, so no `Cache-Control: private`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use bff_shared::auth::MaybeAuth;
+use bff_shared::backends::{Backends, Price, Product, Reviews, Stock, Warehouse};
+use bff_shared::context::RequestCtx;
+use bff_shared::error::{ApiError, Problem};
+use bff_shared::extract::ValidId;
+use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::platform::Platform;
+use bff_shared::upstream::UpstreamError;
+use serde::Serialize;
+
+use super::parts::{self, PriceInfo};
+
+/// A product page shows a short teaser of reviews; the full list is paged
+/// by another screen.
+const REVIEWS_LIMIT: u32 = 5;
+/// One row of related products under the product.
+const RELATED_LIMIT: usize = 8;
+
+/// A product page for a large screen.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductPage {
+    /// The product, in full.
+    pub product: Product,
+    /// Its price; null when pricing failed or has no price for it.
+    pub price: Option<PriceInfo>,
+    /// Its availability; null when inventory failed or does not know it.
+    pub stock: Option<StockInfo>,
+    /// The newest reviews; null when reviews failed.
+    pub reviews: Option<Reviews>,
+    /// Up to 8 related products; null when their catalog lookup failed,
+    /// empty when the product has none.
+    pub related: Option<Vec<RelatedCard>>,
+    /// Partiality and request id.
+    pub meta: Meta,
+}
+
+/// Availability, per warehouse so the page can say where it ships from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StockInfo {
+    /// Units available across warehouses.
+    pub available: i64,
+    /// Per-warehouse availability.
+    pub warehouses: Vec<Warehouse>,
+}
+
+/// A related product card.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RelatedCard {
+    /// Product id.
+    pub id: String,
+    /// Product name.
+    pub name: String,
+    /// The first of the product's images.
+    pub image_url: Option<String>,
+    /// Price; null when pricing failed (`related.price`) or has no price
+    /// for this product.
+    pub price: Option<PriceInfo>,
+}
+
+/// The handler.
+#[utoipa::path(
+    get,
+    path = "/v1/products/{id}",
+    tag = "products",
+    operation_id = "getProduct",
+    params(("id" = String, Path, description = "Product id", example = "p-42")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The product page, possibly partial", body = ProductPage),
+        (status = 400, description = "Malformed product id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A token was sent and is invalid or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The catalog is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The catalog did not answer in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn product(
+    State(platform): State<Platform>,
+    MaybeAuth(principal): MaybeAuth,
+    ctx: RequestCtx,
+    ValidId(id): ValidId,
+) -> Result<Composite, ApiError> {
+    let ctx = match &principal {
+        Some(p) => ctx.for_user(&p.sub)?,
+        None => ctx,
+    };
+    let backends = &platform.backends;
+    let fan = Fanout::new(&ctx);
+    let ids = std::slice::from_ref(&id);
+    // `try_join!` so that a failed catalog answers at once instead of
+    // waiting for optional sections that no longer matter.
+    let ((product, related), price, stock, reviews) = tokio::try_join!(
+        async {
+            let product = fan.required("product", backends.product(&ctx, &id)).await?;
+            let related = related_cards(&fan, backends, &ctx, &product.related_ids).await;
+            Ok::<_, ApiError>((Arc::unwrap_or_clone(product), related))
+        },
+        async {
+            Ok(fan
+                .optional(
+                    "price",
+                    one_of(backends.prices(&ctx, ids), |p: &Price| p.product_id == id),
+                )
+                .await)
+        },
+        async {
+            Ok(fan
+                .optional(
+                    "stock",
+                    one_of(backends.stock(&ctx, ids), |s: &Stock| s.product_id == id),
+                )
+                .await)
+        },
+        async {
+            Ok(fan
+                .optional("reviews", backends.reviews(&ctx, &id, REVIEWS_LIMIT))
+                .await)
+        },
+    )?;
+    let body = ProductPage {
+        product,
+        price: price.as_ref().map(PriceInfo::from),
+        stock: stock.map(|s| StockInfo {
+            available: s.available,
+            warehouses: s.warehouses,
+        }),
+        reviews,
+        related,
+        meta: fan.meta(),
+    };
+    Composite::new(&fan, &body, false)
+}
+
+/// The `related` section: catalog (needed for the cards) and pricing
+/// (optional, `related.price`) for the first [`RELATED_LIMIT`] related ids.
+/// A product without related ids gets an empty list and costs no call.
+async fn related_cards(
+    fan: &Fanout,
+    backends: &Backends,
+    ctx: &RequestCtx,
+    related_ids: &[String],
+) -> Option<Vec<RelatedCard>> {
+    let ids = &related_ids[..related_ids.len().min(RELATED_LIMIT)];
+    if ids.is_empty() {
+        return Some(Vec::new());
+    }
+    fan.optional("related", async {
+        let distinct = parts::distinct(ids.iter().map(String::as_str));
+        let (products, prices) = tokio::join!(
+            parts::products(backends, ctx, &distinct),
+            fan.optional("related.price", backends.prices(ctx, &distinct)),
+        );
+        Ok(shape_related(
+            ids,
+            parts::all(&products?),
+            prices.as_deref().map(Vec::as_slice),
+        ))
+    })
+    .await
+}
+
+/// Cards in the catalog's `related_ids` order; ids the catalog does not
+/// know are left out; a product without a price gets a null price.
+fn shape_related<'a>(
+    ids: &[String],
+    products: impl IntoIterator<Item = &'a Product>,
+    prices: Option<&[Price]>,
+) -> Vec<RelatedCard> {
+    let products = parts::by_id(products, |p| p.id.as_str());
+    let prices = parts::by_id(prices.unwrap_or_default(), |p| p.product_id.as_str());
+    ids.iter()
+        .filter_map(|id| products.get(id.as_str()))
+        .map(|product| RelatedCard {
+            id: product.id.clone(),
+            name: product.name.clone(),
+            image_url: product.image_url().map(str::to_owned),
+            price: prices.get(product.id.as_str()).map(|p| PriceInfo::from(*p)),
+        })
+        .collect()
+}
+
+/// The item of a batch answer that `matches`; a batch that leaves the
+/// product out is reported as `not_found` for that section, since the
+/// upstream answered but has nothing for this product. Generic over the
+/// batch's container because cached batches come shared (`Arc<Vec<_>>`).
+async fn one_of<T, B>(
+    batch: impl Future<Output = Result<B, UpstreamError>>,
+    matches: impl Fn(&T) -> bool,
+) -> Result<T, UpstreamError>
+where
+    T: Clone,
+    B: std::ops::Deref,
+    B::Target: AsRef<[T]>,
+{
+    let batch = batch.await?;
+    batch
+        .as_ref()
+        .iter()
+        .find(|item| matches(item))
+        .cloned()
+        .ok_or(UpstreamError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: &str, images: &[&str]) -> Product {
+        Product {
+            id: id.into(),
+            name: format!("name {id}"),
+            description: String::new(),
+            category: "c".into(),
+            image_urls: images.iter().map(|s| (*s).to_owned()).collect(),
+            attributes: Default::default(),
+            related_ids: vec![],
+        }
+    }
+
+    #[test]
+    fn related_cards_keep_the_catalogs_order_and_take_the_first_image() {
+        let ids = vec!["p-3".to_owned(), "p-404".to_owned(), "p-1".to_owned()];
+        let products = [product("p-1", &["a", "b"]), product("p-3", &[])];
+        let prices = [Price {
+            product_id: "p-3".into(),
+            currency: "USD".into(),
+            amount_cents: 10,
+            discount_pct: 0,
+        }];
+        let cards = shape_related(&ids, &products, Some(&prices));
+        assert_eq!(cards.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["p-3", "p-1"]);
+        assert_eq!(cards[0].image_url, None);
+        assert_eq!(cards[1].image_url.as_deref(), Some("a"));
+        assert_eq!(
+            cards[0].price,
+            Some(PriceInfo {
+                amount_cents: 10,
+                currency: "USD".into(),
+                discount_pct: 0
+            })
+        );
+        assert_eq!(cards[1].price, None);
+    }
+
+    #[test]
+    fn without_pricing_every_related_card_has_a_null_price() {
+        let ids = vec!["p-1".to_owned()];
+        let cards = shape_related(&ids, &[product("p-1", &["a"])], None);
+        assert_eq!(cards.len(), 1);
+        assert!(cards[0].price.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_batch_without_the_product_is_not_found() {
+        let batch = async { Ok(vec![1, 2, 3]) };
+        assert_eq!(one_of(batch, |n| *n == 2).await, Ok(2));
+        let batch = async { Ok(vec![1, 3]) };
+        assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::NotFound));
+        let batch = async { Err::<Vec<i32>, _>(UpstreamError::Timeout) };
+        assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::Timeout));
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    use super::*;
+    use bff_shared::context::Deadline;
+    #[tokio::test]
+    async fn probe() {
+        let mut settings = bff_shared::config::Settings::defaults("127.0.0.1:0".parse().unwrap(), std::time::Duration::from_secs(5));
+        settings.jwt.hs256_secret = Some("x".repeat(40).into());
+        let platform = Platform::new(settings).await.unwrap();
+        let ctx = RequestCtx::detached("t", Deadline::after(std::time::Duration::from_secs(5)));
+        let b = &platform.backends;
+        let ids = vec!["p-1".to_string()];
+        let fan = Fanout::new(&ctx);
+        eprintln!("handler {}", std::mem::size_of_val(&product(State(platform.clone()), MaybeAuth(None), ctx.clone(), ValidId("p-1".into()))));
+        eprintln!("related_cards {}", std::mem::size_of_val(&related_cards(&fan, b, &ctx, &ids)));
+        eprintln!("required {}", std::mem::size_of_val(&fan.required("product", b.product(&ctx, "p-1"))));
+        eprintln!("price {}", std::mem::size_of_val(&fan.optional("price", one_of(b.prices(&ctx, &ids), |p: &Price| p.product_id == "p-1"))));
+    }
+}

@@ -1,0 +1,155 @@
+//! `POST /v1/checkout` (auth required): places an order, exactly once per
+//! `Idempotency-Key` (DESIGN.md section 5).
+//!
+//! The handler owns the order of things:
+//! 1. input, before any upstream call: token (401), `Idempotency-Key`
+//!    (400), media type (415), size (413), body ([`request`], 422);
+//! 2. the key's record ([`crate::idempotency`]): a completed request with
+//!    the same body is replayed without calling upstream, another body
+//!    under the key is 422 `idempotency_key_reused`, the same request in
+//!    flight is waited for until our own deadline (then 409
+//!    `idempotency_key_in_progress` with `Retry-After`). A store that
+//!    cannot answer fails closed: 503, no order;
+//! 3. the upstream story ([`flow`]) under the request deadline;
+//! 4. only a 201 is recorded ([`response`]); any other outcome frees the
+//!    key so that a retry can proceed. An order placed upstream whose
+//!    answer we lost (timeout) is found again by that retry, because the
+//!    key is forwarded to orders, which is idempotent by it.
+//!
+//! Mount it in a BFF whose state is [`Platform`]:
+//!
+//! ```
+//! use axum::{Router, routing::post};
+//! use bff_shared::endpoints::checkout::checkout;
+//! use bff_shared::platform::Platform;
+//!
+//! fn api(platform: Platform) -> Router {
+//!     Router::new().route("/v1/checkout", post(checkout)).with_state(platform)
+//! }
+//! ```
+
+mod flow;
+mod request;
+mod response;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::Response;
+
+pub use request::{CheckoutBody, CheckoutLine, CheckoutRequest, MAX_LINES, MAX_QUANTITY};
+pub use response::{CheckoutAnswer, PlacedOrder};
+
+use crate::auth::Auth;
+use crate::context::RequestCtx;
+use crate::error::{ApiError, Problem};
+use crate::fanout::Fanout;
+use crate::idempotency::{Begin, ClaimGuard, IdempotencyKey, ScopedKey, StoreError};
+use crate::platform::Platform;
+
+/// How long a key's in-flight record outlives the owner's deadline before
+/// another request may take it over: the owner has finished by then (its
+/// work is bounded by the deadline) unless its process died.
+const LEASE_GRACE: Duration = Duration::from_secs(1);
+
+/// The checkout handler.
+#[utoipa::path(
+    post,
+    path = "/v1/checkout",
+    tag = "checkout",
+    operation_id = "checkout",
+    description = "Places an order from pricing's current (discounted) prices, if every product is known and in \
+        stock. Idempotent: the same Idempotency-Key with the same body from the same user replays the first 201 \
+        without placing another order (the replay carries `Idempotent-Replayed: true`). Only a 201 is recorded: \
+        after any failure the key may be retried.",
+    params(
+        ("Idempotency-Key" = String, Header,
+            description = "Client-chosen key, 1 to 255 visible ASCII characters, unique per intended order; \
+                scoped to the user. Records are kept 24 hours by default.",
+            example = "checkout-7d3f6a")
+    ),
+    request_body(content = CheckoutRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The order was placed (or this is the replay of the request that placed it)",
+            body = CheckoutAnswer),
+        (status = 400, description = "`idempotency_key_required`, or `invalid_request` for a malformed key",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`, `invalid_token` or `token_expired`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`out_of_stock` (with `product_ids`), or `idempotency_key_in_progress` \
+            (with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body must be application/json",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_request` (bad body, unknown product) or `idempotency_key_reused`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`upstream_unavailable`: pricing, inventory, orders or the idempotency \
+            store failed; no order was placed", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`upstream_timeout`: no answer by the deadline; retry with the same key",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn checkout(
+    State(platform): State<Platform>,
+    Auth(principal): Auth,
+    ctx: RequestCtx,
+    key: IdempotencyKey,
+    CheckoutBody(request): CheckoutBody,
+) -> Result<Response, ApiError> {
+    let ctx = ctx.for_user(&principal.sub)?;
+    let scoped = ScopedKey::new(principal.sub.clone(), key.as_str());
+    let fingerprint = request.fingerprint();
+    let store = &platform.idempotency;
+    let lease = ctx.deadline.remaining() + LEASE_GRACE;
+
+    let begun = store.begin(&scoped, &fingerprint, lease, ctx.deadline.instant()).await;
+    let claim = match begun.map_err(store_failed)? {
+        Begin::Owner(claim) => claim,
+        Begin::Replay(answer) => return Ok(response::replay(&answer)),
+        Begin::Mismatch => return Err(ApiError::IdempotencyKeyReused),
+        Begin::InProgress { retry_after } => {
+            return Err(ApiError::IdempotencyKeyInProgress {
+                retry_after_secs: whole_seconds(retry_after),
+            });
+        }
+    };
+    // From here every way out (an error, a dropped future) frees the key,
+    // except a completed 201.
+    let guard = ClaimGuard::new(store.clone(), scoped, claim);
+
+    let fan = Fanout::new(&ctx);
+    let placed = flow::place(&platform.backends, &ctx, &fan, key.header_value(), &request).await;
+    match placed.and_then(|order| response::created(&fan, order)) {
+        Ok((stored, response)) => {
+            if let Err(e) = guard.complete(&stored).await {
+                // The order exists: say so. A retry finds it again through
+                // orders' own idempotency, as the key is forwarded.
+                tracing::error!(error = %e, "could not record a checkout answer");
+            }
+            Ok(response)
+        }
+        Err(error) => {
+            if let Err(e) = guard.abandon().await {
+                tracing::warn!(error = %e, "could not free an idempotency key; its lease will");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Fail closed: without its record a write could happen twice.
+fn store_failed(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "idempotency store unavailable; checkout refused");
+    ApiError::UpstreamUnavailable
+}
+
+/// `Retry-After` seconds: rounded up, at least 1.
+fn whole_seconds(duration: Duration) -> u64 {
+    let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    secs.max(1)
+}
