@@ -4,12 +4,14 @@
 mod support;
 
 mod cache;
+mod checkout;
 mod mobile_auth;
 mod mobile_errors;
 mod mobile_home;
 mod mobile_orders;
 mod mobile_product;
 mod rate_limit;
+mod redis_mode;
 mod resilience;
 mod web_cors;
 mod web_dashboard;

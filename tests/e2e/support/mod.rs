@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -125,7 +127,24 @@ impl Stack {
 
     /// GET `path` with optional bearer token and extra headers.
     pub async fn get(&self, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Answer {
-        let mut request = self.http.get(self.url(path));
+        self.get_from(&self.bff.url(), path, token, headers).await
+    }
+
+    /// Starts another BFF (a replica) against the same simulator.
+    pub async fn add_replica(&self, bff: Bff, extra: &[(&str, &str)]) -> RunningBff {
+        let mut env: HashMap<String, String> = upstream_env(&self.sim);
+        env.insert("BFF_LISTEN".into(), "127.0.0.1:0".into());
+        env.insert("BFF_JWT_HS256_SECRET".into(), SECRET.into());
+        for (k, v) in extra {
+            env.insert((*k).into(), (*v).into());
+        }
+        let (defaults, app) = bff.parts();
+        start_bff(defaults, &env, app).await.expect("replica starts")
+    }
+
+    /// GET `path` from the BFF at `base`.
+    pub async fn get_from(&self, base: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.get(format!("{base}{path}"));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
