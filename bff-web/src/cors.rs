@@ -12,9 +12,10 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// How long a browser may reuse a preflight answer. Ten minutes is what
-/// Chromium caps it at anyway, and short enough that a changed origin list
-/// takes effect soon after a restart.
+/// How long a browser may reuse a preflight answer: long enough to spare a
+/// busy page a preflight per request, short enough that a changed origin
+/// list or header set takes effect soon after a deploy (browsers cap it
+/// anyway, Chromium at two hours).
 pub const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The CORS layer for `origins`, or `None` when there are none: then no

@@ -10,7 +10,7 @@ pub mod routes;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use bff_shared::config::Settings;
 use bff_shared::platform::Platform;
 
@@ -21,12 +21,14 @@ pub fn defaults() -> Settings {
 }
 
 /// The whole router: API routes, operations routes and middleware, with
-/// CORS when `BFF_CORS_ORIGINS` names any origin.
+/// CORS when `BFF_CORS_ORIGINS` names any origin. A function of the state
+/// alone, so the binary, the demo and the tests serve the same thing.
 pub fn app(platform: Platform) -> Router {
     let api = Router::new()
         .route("/v1/dashboard", get(routes::dashboard::dashboard))
         .route("/v1/products/{id}", get(routes::product::product))
         .route("/v1/orders/{id}", get(bff_shared::endpoints::order::get_order))
+        .route("/v1/checkout", post(bff_shared::endpoints::checkout::checkout))
         .with_state(platform.clone());
     let cors = cors::layer(&platform.settings.cors_origins);
     bff_shared::stack::finish_with(api, &platform, cors)

@@ -8,7 +8,7 @@ use axum::extract::FromRef;
 use crate::auth::Verifier;
 use crate::backends::Backends;
 use crate::config::{ConfigError, Settings};
-use crate::idempotency::{IdempotencyStore, MemoryStore};
+use crate::idempotency::{IdempotencyStore, MemoryStore, RedisStore};
 use crate::ops::Readiness;
 use crate::rate_limit::RateLimitState;
 use crate::redis_conn::SharedRedis;
@@ -38,8 +38,8 @@ pub struct Platform {
     pub redis: Option<Arc<SharedRedis>>,
     /// Rate limiting, unless turned off (`BFF_RATE_LIMIT_RPS` or `_BURST` 0).
     pub rate_limit: Option<RateLimitState>,
-    /// Checkout's idempotency records (in memory; records live
-    /// `settings.idempotency_ttl`).
+    /// Checkout's idempotency records, in Redis when `BFF_REDIS_URL` is set,
+    /// else in memory; records live `settings.idempotency_ttl`.
     pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
@@ -53,8 +53,10 @@ impl Platform {
         let verifier = Arc::new(Verifier::from_settings(&settings.jwt, http.clone()).await?);
         let redis = settings.redis_url.as_deref().map(SharedRedis::new).transpose()?.map(Arc::new);
         let rate_limit = crate::rate_limit::build(&settings.rate_limit, redis.as_ref(), &verifier, &metrics);
-        let idempotency: Arc<dyn IdempotencyStore> =
-            Arc::new(MemoryStore::new(settings.idempotency_ttl, IDEMPOTENCY_MAX_BYTES));
+        let idempotency: Arc<dyn IdempotencyStore> = match &redis {
+            Some(redis) => Arc::new(RedisStore::new(redis.clone(), settings.idempotency_ttl)),
+            None => Arc::new(MemoryStore::new(settings.idempotency_ttl, IDEMPOTENCY_MAX_BYTES)),
+        };
         Ok(Self {
             settings: Arc::new(settings),
             backends,

@@ -30,7 +30,11 @@ async fn preflight(stack: &Stack, path: &str, origin: &str, method: &str, header
         stack,
         Method::OPTIONS,
         path,
-        &[("origin", origin), ("access-control-request-method", method), ("access-control-request-headers", headers)],
+        &[
+            ("origin", origin),
+            ("access-control-request-method", method),
+            ("access-control-request-headers", headers),
+        ],
     )
     .await
 }
@@ -47,19 +51,40 @@ fn list(answer: &Answer, name: &str) -> Vec<String> {
 }
 
 fn assert_allowed_preflight(answer: &Answer, origin: &str) {
-    assert!(matches!(answer.status, 200 | 204), "status {}: {}", answer.status, answer.text);
+    assert!(
+        matches!(answer.status, 200 | 204),
+        "status {}: {}",
+        answer.status,
+        answer.text
+    );
     assert_eq!(answer.header("access-control-allow-origin"), Some(origin));
     let methods = list(answer, "access-control-allow-methods");
-    assert!(methods.contains(&"get".to_owned()) && methods.contains(&"post".to_owned()), "{methods:?}");
+    assert!(
+        methods.contains(&"get".to_owned()) && methods.contains(&"post".to_owned()),
+        "{methods:?}"
+    );
     let headers = list(answer, "access-control-allow-headers");
     for name in ["authorization", "content-type", "idempotency-key", "x-request-id"] {
         assert!(headers.contains(&name.to_owned()), "{name} not in {headers:?}");
     }
-    assert!(!headers.contains(&"*".to_owned()), "a wildcard does not cover Authorization");
-    let max_age: u64 = answer.header("access-control-max-age").expect("max-age").parse().expect("seconds");
+    assert!(
+        !headers.contains(&"*".to_owned()),
+        "a wildcard does not cover Authorization"
+    );
+    let max_age: u64 = answer
+        .header("access-control-max-age")
+        .expect("max-age")
+        .parse()
+        .expect("seconds");
     assert!(max_age > 0);
-    assert!(list(answer, "vary").contains(&"origin".to_owned()), "caches must key on the origin");
-    assert!(answer.header("x-request-id").is_some(), "preflights have a request id too");
+    assert!(
+        list(answer, "vary").contains(&"origin".to_owned()),
+        "caches must key on the origin"
+    );
+    assert!(
+        answer.header("x-request-id").is_some(),
+        "preflights have a request id too"
+    );
 }
 
 #[tokio::test]
@@ -76,9 +101,21 @@ async fn a_preflight_for_the_dashboard_from_an_allowed_origin_is_answered_with_t
 #[tokio::test]
 async fn a_preflight_for_checkout_is_answered_by_cors_not_by_the_405_fallback() {
     let stack = spawn_with(Bff::Web, CORS_ENV).await;
-    let answer = preflight(&stack, "/v1/checkout", ALLOWED, "POST", "authorization,content-type,idempotency-key").await;
+    let answer = preflight(
+        &stack,
+        "/v1/checkout",
+        ALLOWED,
+        "POST",
+        "authorization,content-type,idempotency-key",
+    )
+    .await;
     assert_allowed_preflight(&answer, ALLOWED);
-    assert_ne!(answer.header("content-type"), Some("application/problem+json"), "{}", answer.text);
+    assert_ne!(
+        answer.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        answer.text
+    );
 }
 
 #[tokio::test]
@@ -88,7 +125,14 @@ async fn a_preflight_from_another_origin_gets_no_allow_origin() {
         let answer = preflight(&stack, path, OTHER, "GET", "authorization").await;
         assert_eq!(answer.header("access-control-allow-origin"), None, "{path}");
     }
-    let answer = preflight(&stack, "/v1/dashboard", "https://shop.example.evil.example", "GET", "authorization").await;
+    let answer = preflight(
+        &stack,
+        "/v1/dashboard",
+        "https://shop.example.evil.example",
+        "GET",
+        "authorization",
+    )
+    .await;
     assert_eq!(answer.header("access-control-allow-origin"), None, "no prefix matching");
 }
 
@@ -96,7 +140,13 @@ async fn a_preflight_from_another_origin_gets_no_allow_origin() {
 async fn an_actual_request_from_an_allowed_origin_exposes_the_request_id_and_partial_headers() {
     let stack = spawn_with(Bff::Web, CORS_ENV).await;
     let bearer = format!("Bearer {}", token("u-1"));
-    let answer = send(&stack, Method::GET, "/v1/dashboard", &[("origin", ALLOWED), ("authorization", &bearer)]).await;
+    let answer = send(
+        &stack,
+        Method::GET,
+        "/v1/dashboard",
+        &[("origin", ALLOWED), ("authorization", &bearer)],
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.header("access-control-allow-origin"), Some(ALLOWED));
     let exposed = list(&answer, "access-control-expose-headers");
@@ -115,7 +165,12 @@ async fn errors_and_unknown_routes_carry_cors_headers_for_an_allowed_origin() {
     let unknown_route = send(&stack, Method::GET, "/v1/nothing-here", &[("origin", ALLOWED)]).await;
     unknown_route.assert_problem(404, "not_found");
     for answer in [&unauthorized, &unknown_product, &unknown_route] {
-        assert_eq!(answer.header("access-control-allow-origin"), Some(ALLOWED), "{}", answer.text);
+        assert_eq!(
+            answer.header("access-control-allow-origin"),
+            Some(ALLOWED),
+            "{}",
+            answer.text
+        );
         assert!(list(answer, "access-control-expose-headers").contains(&"x-request-id".to_owned()));
     }
 }

@@ -9,18 +9,31 @@ use crate::support::{Answer, Bff, FAILURE_TEST_ENV, Stack, failure_modes, spawn,
 
 /// The keys of a JSON object, sorted.
 fn keys(value: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = value.as_object().expect("an object").keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     keys
 }
 
 /// The ids of a `{"items": [...]}` or `[...]` list of objects with `id`.
 fn ids(list: &Value) -> Vec<String> {
-    list.as_array().expect("a list").iter().map(|v| v["id"].as_str().expect("id").to_owned()).collect()
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_owned())
+        .collect()
 }
 
 fn strings(list: &Value) -> Vec<String> {
-    list.as_array().expect("a list").iter().map(|v| v.as_str().expect("a string").to_owned()).collect()
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
 }
 
 /// The degraded entries, in any order (sections fail concurrently).
@@ -31,20 +44,38 @@ fn assert_degraded_in_any_order(answer: &Answer, expected: &[(&str, &str)]) {
         .as_array()
         .expect("degraded list")
         .iter()
-        .map(|d| (d["section"].as_str().unwrap().to_owned(), d["reason"].as_str().unwrap().to_owned()))
+        .map(|d| {
+            (
+                d["section"].as_str().unwrap().to_owned(),
+                d["reason"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
-    let expected: BTreeSet<(String, String)> =
-        expected.iter().map(|(s, r)| ((*s).to_owned(), (*r).to_owned())).collect();
+    let expected: BTreeSet<(String, String)> = expected
+        .iter()
+        .map(|(s, r)| ((*s).to_owned(), (*r).to_owned()))
+        .collect();
     assert_eq!(degraded, expected, "body: {}", answer.text);
-    assert_eq!(body["meta"]["degraded"].as_array().unwrap().len(), expected.len(), "no duplicates");
+    assert_eq!(
+        body["meta"]["degraded"].as_array().unwrap().len(),
+        expected.len(),
+        "no duplicates"
+    );
     assert_eq!(body["meta"]["partial"], true);
     assert_eq!(answer.header("x-partial-response"), Some("true"));
 }
 
 /// The products of `ids` as the catalog has them, by id.
 async fn catalog(stack: &Stack, ids: &[String]) -> BTreeMap<String, Value> {
-    let products = stack.upstream(Service::Catalog, &format!("/products?ids={}", ids.join(",")), None).await;
-    products["items"].as_array().unwrap().iter().map(|p| (p["id"].as_str().unwrap().to_owned(), p.clone())).collect()
+    let products = stack
+        .upstream(Service::Catalog, &format!("/products?ids={}", ids.join(",")), None)
+        .await;
+    products["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap().to_owned(), p.clone()))
+        .collect()
 }
 
 /// The distinct product ids of the orders' lines, in order of first appearance.
@@ -69,13 +100,22 @@ async fn dashboard_answers_every_section_in_full_as_the_upstreams_have_it() {
     assert_eq!(answer.header("content-type"), Some("application/json"));
     assert_eq!(answer.header("cache-control"), Some("private, no-store"));
     let body = answer.json();
-    assert_eq!(keys(&body), ["meta", "notifications", "orders", "recommendations", "user"]);
+    assert_eq!(
+        keys(&body),
+        ["meta", "notifications", "orders", "recommendations", "user"]
+    );
 
     let user = stack.upstream(Service::Users, "/users/u-1", None).await;
     assert_eq!(body["user"], user);
-    assert_eq!(keys(&body["user"]), ["avatar_url", "created_at", "email", "id", "name", "preferences", "tier"]);
+    assert_eq!(
+        keys(&body["user"]),
+        ["avatar_url", "created_at", "email", "id", "name", "preferences", "tier"]
+    );
 
-    let orders = stack.upstream(Service::Orders, "/orders?user_id=u-1&limit=20", None).await["items"].clone();
+    let orders = stack
+        .upstream(Service::Orders, "/orders?user_id=u-1&limit=20", None)
+        .await["items"]
+        .clone();
     let products = catalog(&stack, &order_product_ids(&orders)).await;
     let mut expected = orders.clone();
     for order in expected.as_array_mut().unwrap() {
@@ -86,12 +126,31 @@ async fn dashboard_answers_every_section_in_full_as_the_upstreams_have_it() {
     }
     assert_eq!(body["orders"], expected);
     let first = &body["orders"][0];
-    assert_eq!(keys(first), ["created_at", "currency", "id", "lines", "status", "total_cents", "user_id"]);
-    assert_eq!(keys(&first["lines"][0]), ["product", "product_id", "quantity", "unit_price_cents"]);
+    assert_eq!(
+        keys(first),
+        [
+            "created_at",
+            "currency",
+            "id",
+            "lines",
+            "status",
+            "total_cents",
+            "user_id"
+        ]
+    );
+    assert_eq!(
+        keys(&first["lines"][0]),
+        ["product", "product_id", "quantity", "unit_price_cents"]
+    );
     assert_eq!(keys(&first["lines"][0]["product"]), ["image_url", "name"]);
 
-    let notifications =
-        stack.upstream(Service::Notifications, "/notifications?user_id=u-1&unread_only=true&limit=20", None).await;
+    let notifications = stack
+        .upstream(
+            Service::Notifications,
+            "/notifications?user_id=u-1&unread_only=true&limit=20",
+            None,
+        )
+        .await;
     let items: Vec<Value> = notifications["items"]
         .as_array()
         .unwrap()
@@ -99,19 +158,43 @@ async fn dashboard_answers_every_section_in_full_as_the_upstreams_have_it() {
         .map(|n| json!({"id": n["id"], "title": n["title"], "body": n["body"], "created_at": n["created_at"]}))
         .collect();
     assert!(!items.is_empty(), "u-1 has unread notifications");
-    assert_eq!(body["notifications"], json!({"unread_count": notifications["unread_count"], "items": items}));
+    assert_eq!(
+        body["notifications"],
+        json!({"unread_count": notifications["unread_count"], "items": items})
+    );
 
-    let recs = stack.upstream(Service::Recommendations, "/recommendations?user_id=u-1&limit=24", None).await;
-    let rec_ids: Vec<String> =
-        recs["product_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
-    assert!((1..=24).contains(&rec_ids.len()), "at most the limit: {}", rec_ids.len());
+    let recs = stack
+        .upstream(Service::Recommendations, "/recommendations?user_id=u-1&limit=24", None)
+        .await;
+    let rec_ids: Vec<String> = recs["product_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        (1..=24).contains(&rec_ids.len()),
+        "at most the limit: {}",
+        rec_ids.len()
+    );
     let products = catalog(&stack, &rec_ids).await;
-    let prices = stack.upstream(Service::Pricing, &format!("/prices?product_ids={}", rec_ids.join(",")), None).await;
+    let prices = stack
+        .upstream(
+            Service::Pricing,
+            &format!("/prices?product_ids={}", rec_ids.join(",")),
+            None,
+        )
+        .await;
     let expected: Vec<Value> = rec_ids
         .iter()
         .map(|id| {
             let p = &products[id];
-            let price = prices["items"].as_array().unwrap().iter().find(|x| x["product_id"] == *id).expect("priced");
+            let price = prices["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["product_id"] == *id)
+                .expect("priced");
             json!({"id": id, "name": p["name"], "description": p["description"], "image_urls": p["image_urls"],
                    "category": p["category"],
                    "price": {"amount_cents": price["amount_cents"], "currency": price["currency"],
@@ -131,7 +214,10 @@ async fn dashboard_answers_every_section_in_full_as_the_upstreams_have_it() {
     for section in ["user", "orders", "notifications", "recommendations"] {
         assert!(timing.contains(&format!("{section};dur=")), "{timing}");
     }
-    assert!(!timing.contains("catalog") && !timing.contains("pricing"), "section names, not upstream names: {timing}");
+    assert!(
+        !timing.contains("catalog") && !timing.contains("pricing"),
+        "section names, not upstream names: {timing}"
+    );
 }
 
 #[tokio::test]
@@ -146,21 +232,55 @@ async fn dashboard_calls_each_upstream_with_the_documented_queries() {
     };
     assert_eq!(only(Service::Users).path_and_query, "/users/u-1");
     assert_eq!(only(Service::Orders).path_and_query, "/orders?user_id=u-1&limit=20");
-    assert_eq!(only(Service::Notifications).path_and_query, "/notifications?user_id=u-1&unread_only=true&limit=20");
-    assert_eq!(only(Service::Recommendations).path_and_query, "/recommendations?user_id=u-1&limit=24");
+    assert_eq!(
+        only(Service::Notifications).path_and_query,
+        "/notifications?user_id=u-1&unread_only=true&limit=20"
+    );
+    assert_eq!(
+        only(Service::Recommendations).path_and_query,
+        "/recommendations?user_id=u-1&limit=24"
+    );
     let users = only(Service::Users);
     assert_eq!(users.header("x-user-id"), Some("u-1"));
-    assert_eq!(users.header("authorization"), None, "the client's token is never forwarded");
+    assert_eq!(
+        users.header("authorization"),
+        None,
+        "the client's token is never forwarded"
+    );
 
-    let recs = stack.upstream(Service::Recommendations, "/recommendations?user_id=u-1&limit=24", None).await;
-    let rec_ids: Vec<&str> = recs["product_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(only(Service::Pricing).path_and_query, format!("/prices?product_ids={}", rec_ids.join(",")));
+    let recs = stack
+        .upstream(Service::Recommendations, "/recommendations?user_id=u-1&limit=24", None)
+        .await;
+    let rec_ids: Vec<&str> = recs["product_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        only(Service::Pricing).path_and_query,
+        format!("/prices?product_ids={}", rec_ids.join(","))
+    );
 
-    let catalog_calls: Vec<String> =
-        stack.sim.requests(Service::Catalog).into_iter().map(|r| r.path_and_query).collect();
-    assert_eq!(catalog_calls.len(), 2, "one for the order lines, one for the recommendations: {catalog_calls:?}");
-    assert!(catalog_calls.contains(&format!("/products?ids={}", rec_ids.join(","))), "{catalog_calls:?}");
-    assert_eq!(stack.sim.count(Service::Inventory) + stack.sim.count(Service::Reviews), 0);
+    let catalog_calls: Vec<String> = stack
+        .sim
+        .requests(Service::Catalog)
+        .into_iter()
+        .map(|r| r.path_and_query)
+        .collect();
+    assert_eq!(
+        catalog_calls.len(),
+        2,
+        "one for the order lines, one for the recommendations: {catalog_calls:?}"
+    );
+    assert!(
+        catalog_calls.contains(&format!("/products?ids={}", rec_ids.join(","))),
+        "{catalog_calls:?}"
+    );
+    assert_eq!(
+        stack.sim.count(Service::Inventory) + stack.sim.count(Service::Reviews),
+        0
+    );
 }
 
 #[tokio::test]
@@ -168,12 +288,23 @@ async fn the_order_lines_catalog_call_asks_for_exactly_the_distinct_products_of_
     let stack = spawn(Bff::Web).await;
     let answer = stack.get_as_u1("/v1/dashboard").await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    let orders = stack.upstream(Service::Orders, "/orders?user_id=u-1&limit=20", None).await["items"].clone();
+    let orders = stack
+        .upstream(Service::Orders, "/orders?user_id=u-1&limit=20", None)
+        .await["items"]
+        .clone();
     let expected: BTreeSet<String> = order_product_ids(&orders).into_iter().collect();
-    let recs = stack.upstream(Service::Recommendations, "/recommendations?user_id=u-1&limit=24", None).await;
+    let recs = stack
+        .upstream(Service::Recommendations, "/recommendations?user_id=u-1&limit=24", None)
+        .await;
     let rec_query = format!(
         "/products?ids={}",
-        recs["product_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect::<Vec<_>>().join(",")
+        recs["product_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(",")
     );
     let lines_call = stack
         .sim
@@ -181,10 +312,19 @@ async fn the_order_lines_catalog_call_asks_for_exactly_the_distinct_products_of_
         .into_iter()
         .find(|r| r.path_and_query != rec_query)
         .expect("a catalog call for the order lines");
-    let asked: Vec<&str> =
-        lines_call.path_and_query.strip_prefix("/products?ids=").expect("a batch call").split(',').collect();
+    let asked: Vec<&str> = lines_call
+        .path_and_query
+        .strip_prefix("/products?ids=")
+        .expect("a batch call")
+        .split(',')
+        .collect();
     let asked_set: BTreeSet<String> = asked.iter().map(|s| (*s).to_owned()).collect();
-    assert_eq!(asked.len(), asked_set.len(), "no id twice: {}", lines_call.path_and_query);
+    assert_eq!(
+        asked.len(),
+        asked_set.len(),
+        "no id twice: {}",
+        lines_call.path_and_query
+    );
     assert_eq!(asked_set, expected);
 }
 
@@ -197,9 +337,18 @@ async fn assert_section_degrades(service: Service, section: &str) {
         assert_eq!(answer.status, 200, "{mode}: {}", answer.text);
         answer.assert_degraded(&[(section, reason)]);
         let body = answer.json();
-        assert_eq!(keys(&body), ["meta", "notifications", "orders", "recommendations", "user"], "{mode}");
+        assert_eq!(
+            keys(&body),
+            ["meta", "notifications", "orders", "recommendations", "user"],
+            "{mode}"
+        );
         for other in ["user", "orders", "notifications", "recommendations"] {
-            assert_eq!(body[other].is_null(), other == section, "{mode}: {other} in {}", answer.text);
+            assert_eq!(
+                body[other].is_null(),
+                other == section,
+                "{mode}: {other} in {}",
+                answer.text
+            );
         }
         stack.sim.clear_faults();
     }
@@ -236,7 +385,10 @@ async fn a_failing_catalog_keeps_the_orders_without_products_and_drops_the_recom
         let orders = body["orders"].as_array().expect("orders stay");
         assert!(!orders.is_empty(), "{mode}");
         for line in orders.iter().flat_map(|o| o["lines"].as_array().unwrap()) {
-            assert!(line.as_object().unwrap().contains_key("product"), "{mode}: the key stays");
+            assert!(
+                line.as_object().unwrap().contains_key("product"),
+                "{mode}: the key stays"
+            );
             assert!(line["product"].is_null(), "{mode}: {}", answer.text);
             assert!(line["product_id"].is_string() && line["quantity"].is_u64());
         }
@@ -253,7 +405,10 @@ async fn a_failing_pricing_keeps_the_recommendations_without_prices() {
         stack.sim.set_fault(Service::Pricing, fault);
         let answer = stack.get_as_u1("/v1/dashboard").await;
         answer.assert_degraded(&[("recommendations.price", reason)]);
-        let cards = answer.json()["recommendations"].as_array().expect("the section stays").clone();
+        let cards = answer.json()["recommendations"]
+            .as_array()
+            .expect("the section stays")
+            .clone();
         assert!(!cards.is_empty(), "{mode}");
         for card in &cards {
             assert!(card.as_object().unwrap().contains_key("price"), "{mode}: the key stays");
@@ -267,11 +422,22 @@ async fn a_failing_pricing_keeps_the_recommendations_without_prices() {
 #[tokio::test]
 async fn dashboard_is_503_when_every_first_stage_call_fails() {
     let stack = spawn_with(Bff::Web, FAILURE_TEST_ENV).await;
-    let down = Fault { down: true, ..Fault::default() };
-    for s in [Service::Users, Service::Orders, Service::Notifications, Service::Recommendations] {
+    let down = Fault {
+        down: true,
+        ..Fault::default()
+    };
+    for s in [
+        Service::Users,
+        Service::Orders,
+        Service::Notifications,
+        Service::Recommendations,
+    ] {
         stack.sim.set_fault(s, down.clone());
     }
-    stack.get_as_u1("/v1/dashboard").await.assert_problem(503, "upstream_unavailable");
+    stack
+        .get_as_u1("/v1/dashboard")
+        .await
+        .assert_problem(503, "upstream_unavailable");
     assert_eq!(stack.sim.count(Service::Catalog) + stack.sim.count(Service::Pricing), 0);
 }
 
@@ -280,14 +446,24 @@ async fn dashboard_requires_a_token() {
     let stack = spawn(Bff::Web).await;
     let answer = stack.get("/v1/dashboard", None, &[]).await;
     answer.assert_problem(401, "unauthorized");
-    assert!(answer.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")));
+    assert!(
+        answer
+            .header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Bearer"))
+    );
     assert_eq!(stack.sim.count(Service::Users), 0);
 }
 
 #[tokio::test]
 async fn second_stage_calls_do_not_wait_for_a_slow_user_call() {
     let stack = spawn_with(Bff::Web, &[("BFF_DEADLINE_MS", "3000")]).await;
-    stack.sim.set_fault(Service::Users, Fault { latency_ms: 400, ..Fault::default() });
+    stack.sim.set_fault(
+        Service::Users,
+        Fault {
+            latency_ms: 400,
+            ..Fault::default()
+        },
+    );
     let answer = stack.get_as_u1("/v1/dashboard").await;
     answer.assert_degraded(&[]);
     let users = &stack.sim.requests(Service::Users)[0];
@@ -307,13 +483,30 @@ async fn second_stage_calls_do_not_wait_for_a_slow_user_call() {
 #[tokio::test]
 async fn the_order_lines_lookup_does_not_wait_for_slow_recommendations() {
     let stack = spawn_with(Bff::Web, &[("BFF_DEADLINE_MS", "3000")]).await;
-    stack.sim.set_fault(Service::Recommendations, Fault { latency_ms: 400, ..Fault::default() });
+    stack.sim.set_fault(
+        Service::Recommendations,
+        Fault {
+            latency_ms: 400,
+            ..Fault::default()
+        },
+    );
     let answer = stack.get_as_u1("/v1/dashboard").await;
     answer.assert_degraded(&[]);
     let recs = &stack.sim.requests(Service::Recommendations)[0];
     let recs_answered = recs.answered_at_ms.expect("recommendations answered");
-    let first_catalog = stack.sim.requests(Service::Catalog).iter().map(|r| r.received_at_ms).min().expect("called");
-    assert!(first_catalog < recs_answered, "order-lines catalog at {first_catalog} ms, recs answered {recs_answered} ms");
-    let recs = stack.upstream(Service::Recommendations, "/recommendations?user_id=u-1&limit=24", None).await;
+    let first_catalog = stack
+        .sim
+        .requests(Service::Catalog)
+        .iter()
+        .map(|r| r.received_at_ms)
+        .min()
+        .expect("called");
+    assert!(
+        first_catalog < recs_answered,
+        "order-lines catalog at {first_catalog} ms, recs answered {recs_answered} ms"
+    );
+    let recs = stack
+        .upstream(Service::Recommendations, "/recommendations?user_id=u-1&limit=24", None)
+        .await;
     assert_eq!(ids(&answer.json()["recommendations"]), strings(&recs["product_ids"]));
 }

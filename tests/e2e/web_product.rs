@@ -8,19 +8,30 @@ use serde_json::{Value, json};
 use crate::support::{Answer, Bff, FAILURE_TEST_ENV, Stack, failure_modes, spawn, spawn_with, token};
 
 fn keys(value: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = value.as_object().expect("an object").keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     keys
 }
 
 fn strings(list: &Value) -> Vec<String> {
-    list.as_array().expect("a list").iter().map(|v| v.as_str().expect("a string").to_owned()).collect()
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
 }
 
 /// Products among `p-1`..`p-100` whose number of related ids satisfies `wanted`.
 async fn products_where(stack: &Stack, wanted: impl Fn(usize) -> bool) -> Vec<Value> {
     let ids: Vec<String> = (1..=100).map(|n| format!("p-{n}")).collect();
-    let page = stack.upstream(Service::Catalog, &format!("/products?ids={}", ids.join(",")), None).await;
+    let page = stack
+        .upstream(Service::Catalog, &format!("/products?ids={}", ids.join(",")), None)
+        .await;
     let found: Vec<Value> = page["items"]
         .as_array()
         .unwrap()
@@ -33,7 +44,12 @@ async fn products_where(stack: &Stack, wanted: impl Fn(usize) -> bool) -> Vec<Va
 }
 
 fn price_of(prices: &Value, id: &str) -> Value {
-    let p = prices["items"].as_array().unwrap().iter().find(|p| p["product_id"] == id).expect("priced");
+    let p = prices["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product_id"] == id)
+        .expect("priced");
     json!({"amount_cents": p["amount_cents"], "currency": p["currency"], "discount_pct": p["discount_pct"]})
 }
 
@@ -45,11 +61,18 @@ fn assert_degraded_in_any_order(answer: &Answer, expected: &[(&str, &str)]) {
         .as_array()
         .expect("degraded list")
         .iter()
-        .map(|d| (d["section"].as_str().unwrap().to_owned(), d["reason"].as_str().unwrap().to_owned()))
+        .map(|d| {
+            (
+                d["section"].as_str().unwrap().to_owned(),
+                d["reason"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let set: BTreeSet<(String, String)> = degraded.iter().cloned().collect();
-    let expected: BTreeSet<(String, String)> =
-        expected.iter().map(|(s, r)| ((*s).to_owned(), (*r).to_owned())).collect();
+    let expected: BTreeSet<(String, String)> = expected
+        .iter()
+        .map(|(s, r)| ((*s).to_owned(), (*r).to_owned()))
+        .collect();
     assert_eq!(set, expected, "body: {}", answer.text);
     assert_eq!(degraded.len(), expected.len(), "no duplicates: {}", answer.text);
     assert_eq!(body["meta"]["partial"], true);
@@ -64,27 +87,50 @@ async fn product_page_answers_every_section_in_full_without_a_token() {
     let answer = stack.get(&format!("/v1/products/{id}"), None, &[]).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.header("content-type"), Some("application/json"));
-    assert_eq!(answer.header("cache-control"), None, "not personal");
+    assert_eq!(answer.header("cache-control"), Some("no-cache"), "public, revalidated");
     let body = answer.json();
     assert_eq!(keys(&body), ["meta", "price", "product", "related", "reviews", "stock"]);
 
     assert_eq!(body["product"], product);
-    let prices = stack.upstream(Service::Pricing, &format!("/prices?product_ids={id}"), None).await;
+    let prices = stack
+        .upstream(Service::Pricing, &format!("/prices?product_ids={id}"), None)
+        .await;
     assert_eq!(body["price"], price_of(&prices, id));
-    let stock = stack.upstream(Service::Inventory, &format!("/stock?product_ids={id}"), None).await["items"][0].clone();
-    assert_eq!(body["stock"], json!({"available": stock["available"], "warehouses": stock["warehouses"]}));
+    let stock = stack
+        .upstream(Service::Inventory, &format!("/stock?product_ids={id}"), None)
+        .await["items"][0]
+        .clone();
+    assert_eq!(
+        body["stock"],
+        json!({"available": stock["available"], "warehouses": stock["warehouses"]})
+    );
     assert!(!body["stock"]["warehouses"].as_array().unwrap().is_empty());
-    let reviews = stack.upstream(Service::Reviews, &format!("/reviews?product_id={id}&limit=5"), None).await;
+    let reviews = stack
+        .upstream(Service::Reviews, &format!("/reviews?product_id={id}&limit=5"), None)
+        .await;
     assert_eq!(body["reviews"], reviews);
     assert_eq!(keys(&body["reviews"]), ["average_rating", "count", "items"]);
 
     let related: Vec<String> = strings(&product["related_ids"]).into_iter().take(8).collect();
-    let products = stack.upstream(Service::Catalog, &format!("/products?ids={}", related.join(",")), None).await;
-    let prices = stack.upstream(Service::Pricing, &format!("/prices?product_ids={}", related.join(",")), None).await;
+    let products = stack
+        .upstream(Service::Catalog, &format!("/products?ids={}", related.join(",")), None)
+        .await;
+    let prices = stack
+        .upstream(
+            Service::Pricing,
+            &format!("/prices?product_ids={}", related.join(",")),
+            None,
+        )
+        .await;
     let expected: Vec<Value> = related
         .iter()
         .map(|rid| {
-            let p = products["items"].as_array().unwrap().iter().find(|p| p["id"] == *rid).expect("known");
+            let p = products["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["id"] == *rid)
+                .expect("known");
             json!({"id": rid, "name": p["name"], "image_url": p["image_urls"][0], "price": price_of(&prices, rid)})
         })
         .collect();
@@ -109,12 +155,31 @@ async fn product_page_calls_each_upstream_with_the_documented_queries() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     let related: Vec<String> = strings(&product["related_ids"]).into_iter().take(8).collect();
 
-    let catalog: Vec<String> =
-        stack.sim.requests(Service::Catalog).into_iter().skip(before as usize).map(|r| r.path_and_query).collect();
-    assert_eq!(catalog, [format!("/products/{id}"), format!("/products?ids={}", related.join(","))]);
-    let pricing: BTreeSet<String> = stack.sim.requests(Service::Pricing).into_iter().map(|r| r.path_and_query).collect();
-    let expected: BTreeSet<String> =
-        [format!("/prices?product_ids={id}"), format!("/prices?product_ids={}", related.join(","))].into();
+    let catalog: Vec<String> = stack
+        .sim
+        .requests(Service::Catalog)
+        .into_iter()
+        .skip(before as usize)
+        .map(|r| r.path_and_query)
+        .collect();
+    assert_eq!(
+        catalog,
+        [
+            format!("/products/{id}"),
+            format!("/products?ids={}", related.join(","))
+        ]
+    );
+    let pricing: BTreeSet<String> = stack
+        .sim
+        .requests(Service::Pricing)
+        .into_iter()
+        .map(|r| r.path_and_query)
+        .collect();
+    let expected: BTreeSet<String> = [
+        format!("/prices?product_ids={id}"),
+        format!("/prices?product_ids={}", related.join(",")),
+    ]
+    .into();
     assert_eq!(pricing, expected);
     let inventory = stack.sim.requests(Service::Inventory);
     assert_eq!(inventory.len(), 1);
@@ -146,13 +211,31 @@ async fn the_related_lookup_starts_as_soon_as_the_product_arrives() {
     let product = products_where(&stack, |n| n > 0).await[0].clone();
     let id = product["id"].as_str().unwrap();
     let before = stack.sim.count(Service::Catalog) as usize;
-    stack.sim.set_fault(Service::Reviews, Fault { latency_ms: 400, ..Fault::default() });
-    stack.sim.set_fault(Service::Inventory, Fault { latency_ms: 400, ..Fault::default() });
+    stack.sim.set_fault(
+        Service::Reviews,
+        Fault {
+            latency_ms: 400,
+            ..Fault::default()
+        },
+    );
+    stack.sim.set_fault(
+        Service::Inventory,
+        Fault {
+            latency_ms: 400,
+            ..Fault::default()
+        },
+    );
     let answer = stack.get(&format!("/v1/products/{id}"), None, &[]).await;
     answer.assert_degraded(&[]);
-    let reviews_answered = stack.sim.requests(Service::Reviews)[0].answered_at_ms.expect("reviews answered");
+    let reviews_answered = stack.sim.requests(Service::Reviews)[0]
+        .answered_at_ms
+        .expect("reviews answered");
     let related_call = stack.sim.requests(Service::Catalog)[before + 1].clone();
-    assert!(related_call.path_and_query.starts_with("/products?ids="), "{}", related_call.path_and_query);
+    assert!(
+        related_call.path_and_query.starts_with("/products?ids="),
+        "{}",
+        related_call.path_and_query
+    );
     assert!(
         related_call.received_at_ms < reviews_answered,
         "related catalog at {} ms, after reviews answered at {reviews_answered} ms",
@@ -205,12 +288,22 @@ async fn a_failing_related_lookup_nulls_related_and_keeps_the_product() {
     // catalog lets the product arrive (and be cached) but not its related
     // products before the deadline; then, with the catalog failing, the
     // product comes from the cache and only the related lookup is called.
-    let stack = spawn_with(Bff::Web, &[("BFF_DEADLINE_MS", "1000"), ("BFF_BREAKER_FAILURES", "1000")]).await;
+    let stack = spawn_with(
+        Bff::Web,
+        &[("BFF_DEADLINE_MS", "1000"), ("BFF_BREAKER_FAILURES", "1000")],
+    )
+    .await;
     let products = products_where(&stack, |n| n > 0).await;
     for ((mode, fault, reason), product) in failure_modes().into_iter().zip(&products) {
         let id = product["id"].as_str().unwrap();
         let path = format!("/v1/products/{id}");
-        stack.sim.set_fault(Service::Catalog, Fault { latency_ms: 600, ..Fault::default() });
+        stack.sim.set_fault(
+            Service::Catalog,
+            Fault {
+                latency_ms: 600,
+                ..Fault::default()
+            },
+        );
         let answer = stack.get(&path, None, &[]).await;
         answer.assert_degraded(&[("related", "timeout")]);
         assert!(answer.json()["related"].is_null());
@@ -221,7 +314,10 @@ async fn a_failing_related_lookup_nulls_related_and_keeps_the_product() {
         let body = answer.json();
         assert!(body["related"].is_null(), "{mode}: {}", answer.text);
         assert_eq!(body["product"], *product, "{mode}");
-        assert!(body["price"].is_object() && body["stock"].is_object() && body["reviews"].is_object(), "{mode}");
+        assert!(
+            body["price"].is_object() && body["stock"].is_object() && body["reviews"].is_object(),
+            "{mode}"
+        );
         stack.sim.clear_faults();
     }
 }
@@ -229,7 +325,10 @@ async fn a_failing_related_lookup_nulls_related_and_keeps_the_product() {
 #[tokio::test]
 async fn an_unknown_product_is_404_and_calls_no_related_lookup() {
     let stack = spawn(Bff::Web).await;
-    stack.get("/v1/products/p-999999", None, &[]).await.assert_problem(404, "not_found");
+    stack
+        .get("/v1/products/p-999999", None, &[])
+        .await
+        .assert_problem(404, "not_found");
     let catalog = stack.sim.requests(Service::Catalog);
     assert_eq!(catalog.len(), 1);
     assert_eq!(catalog[0].path_and_query, "/products/p-999999");
@@ -238,7 +337,10 @@ async fn an_unknown_product_is_404_and_calls_no_related_lookup() {
 #[tokio::test]
 async fn a_malformed_product_id_is_400_and_calls_no_upstream() {
     let stack = spawn(Bff::Web).await;
-    stack.get("/v1/products/p%20%3Cx%3E", None, &[]).await.assert_problem(400, "invalid_request");
+    stack
+        .get("/v1/products/p%20%3Cx%3E", None, &[])
+        .await
+        .assert_problem(400, "invalid_request");
     assert_eq!(stack.sim.count(Service::Catalog), 0);
 }
 
@@ -261,6 +363,43 @@ async fn product_is_503_or_504_when_the_catalog_fails() {
 #[tokio::test]
 async fn an_invalid_token_on_the_product_page_is_401_not_anonymous() {
     let stack = spawn(Bff::Web).await;
-    stack.get("/v1/products/p-3", Some("not-a-jwt"), &[]).await.assert_problem(401, "invalid_token");
+    stack
+        .get("/v1/products/p-3", Some("not-a-jwt"), &[])
+        .await
+        .assert_problem(401, "invalid_token");
     assert_eq!(stack.sim.count(Service::Catalog), 0);
+}
+
+#[tokio::test]
+async fn a_complete_product_page_can_be_revalidated_with_its_etag() {
+    let stack = spawn(Bff::Web).await;
+    let first = stack.get("/v1/products/p-9", None, &[]).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let etag = first.header("etag").expect("ETag").to_owned();
+    let revalidated = stack.get("/v1/products/p-9", None, &[("if-none-match", &etag)]).await;
+    assert_eq!(revalidated.status, 304);
+    assert!(revalidated.text.is_empty());
+    let changed = stack
+        .get("/v1/products/p-9", None, &[("if-none-match", "W/\"other\"")])
+        .await;
+    assert_eq!(changed.status, 200);
+}
+
+#[tokio::test]
+async fn a_partial_product_page_has_no_etag() {
+    let stack = spawn_with(Bff::Web, FAILURE_TEST_ENV).await;
+    stack.sim.set_fault(
+        Service::Reviews,
+        Fault {
+            down: true,
+            ..Fault::default()
+        },
+    );
+    let answer = stack.get("/v1/products/p-9", None, &[]).await;
+    answer.assert_degraded(&[("reviews", "upstream_error")]);
+    assert_eq!(
+        answer.header("etag"),
+        None,
+        "a degraded answer is not worth revalidating against"
+    );
 }

@@ -131,7 +131,8 @@ pub struct Recommendation {
     pub price: Option<PriceInfo>,
 }
 
-/// The handler.
+/// The handler; the documentation sits on it so the route and its OpenAPI
+/// operation cannot drift apart.
 #[utoipa::path(
     get,
     path = "/v1/dashboard",
@@ -156,21 +157,24 @@ pub async fn dashboard(
     // The recommendations section can also fail in its second stage; only
     // a failure of the first stage counts towards "everything failed".
     let recommendations_answered = AtomicBool::new(false);
+    let (fan, ctx, answered) = (&fan, &ctx, &recommendations_answered);
 
+    // Sections are boxed: see `parts::boxed`.
     let (user, orders, notifications, recommendations) = tokio::join!(
-        fan.optional("user", backends.user(&ctx, user_id)),
-        fan.optional("orders", async {
-            let page = backends.orders(&ctx, user_id, ORDERS_LIMIT).await?;
-            Ok(orders_with_products(&fan, backends, &ctx, page.items).await)
+        parts::boxed(|| fan.optional("user", backends.user(ctx, user_id))),
+        parts::boxed(|| fan.optional(
+            "orders",
+            parts::boxed(|| orders_with_products(fan, backends, ctx, user_id))
+        )),
+        parts::boxed(|| {
+            let notifications = backends.unread_notifications(ctx, user_id, Some(NOTIFICATIONS_LIMIT));
+            fan.optional("notifications", notifications)
         }),
-        fan.optional(
-            "notifications",
-            backends.unread_notifications(&ctx, user_id, Some(NOTIFICATIONS_LIMIT))
-        ),
-        fan.optional("recommendations", async {
-            let ids = backends.recommendations(&ctx, user_id, RECOMMENDATIONS_LIMIT).await?;
-            recommendations_answered.store(true, Ordering::Relaxed);
-            recommendation_cards(&fan, backends, &ctx, ids).await
+        parts::boxed(|| {
+            fan.optional(
+                "recommendations",
+                parts::boxed(|| recommendation_cards(fan, backends, ctx, user_id, answered)),
+            )
         }),
     );
 
@@ -184,39 +188,44 @@ pub async fn dashboard(
         recommendations,
         meta: fan.meta(),
     };
-    Composite::new(&fan, &body, true)
+    Composite::new(fan, &body, true)
 }
 
-/// Second stage of `orders`: one catalog lookup for the distinct products
-/// of all lines. Its failure is the nested part `orders.product`: the
-/// orders are still worth showing without names and images.
+/// The `orders` section: the orders, then, as soon as they arrive, one
+/// catalog lookup for the distinct products of all lines. The lookup's
+/// failure is the nested part `orders.product`: the orders are still worth
+/// showing without names and images.
 async fn orders_with_products(
     fan: &Fanout,
     backends: &Backends,
     ctx: &RequestCtx,
-    orders: Vec<Order>,
-) -> Vec<DashboardOrder> {
+    user_id: &str,
+) -> Result<Vec<DashboardOrder>, UpstreamError> {
+    let orders = backends.orders(ctx, user_id, ORDERS_LIMIT).await?.items;
     let ids = order_product_ids(&orders);
-    let products = fan
-        .optional("orders.product", parts::products(backends, ctx, &ids))
-        .await;
-    shape_orders(orders, products.as_ref().map(parts::all))
+    let products = parts::boxed(|| fan.optional("orders.product", parts::products(backends, ctx, &ids))).await;
+    Ok(shape_orders(orders, products.as_ref().map(parts::all)))
 }
 
-/// Second stage of `recommendations`: catalog (needed for the cards) and
-/// pricing (optional, `recommendations.price`), concurrently. Should both
+/// The `recommendations` section: the recommended ids, then, as soon as
+/// they arrive, catalog (needed for the cards) and pricing (optional,
+/// `recommendations.price`) concurrently. Should both second-stage calls
 /// fail, both are listed: the section's entry says why there are no cards,
-/// the part's that pricing is down too.
+/// the part's that pricing is down too. `answered` records that the first
+/// stage succeeded.
 async fn recommendation_cards(
     fan: &Fanout,
     backends: &Backends,
     ctx: &RequestCtx,
-    ids: Vec<String>,
+    user_id: &str,
+    answered: &AtomicBool,
 ) -> Result<Vec<Recommendation>, UpstreamError> {
+    let ids = backends.recommendations(ctx, user_id, RECOMMENDATIONS_LIMIT).await?;
+    answered.store(true, Ordering::Relaxed);
     let distinct = parts::distinct(ids.iter().map(String::as_str));
     let (products, prices) = tokio::join!(
         parts::products(backends, ctx, &distinct),
-        fan.optional("recommendations.price", backends.prices(ctx, &distinct)),
+        parts::boxed(|| fan.optional("recommendations.price", backends.prices(ctx, &distinct))),
     );
     Ok(shape_recommendations(
         &ids,

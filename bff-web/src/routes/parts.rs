@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bff_shared::backends::{Backends, Price, Product};
 use bff_shared::context::RequestCtx;
 use bff_shared::upstream::UpstreamError;
-use futures::future::join_all;
+use futures::future::{BoxFuture, join_all};
 use serde::Serialize;
 
 /// The catalog answers at most this many ids per `GET /products?ids=`
@@ -54,9 +54,25 @@ pub async fn products(backends: &Backends, ctx: &RequestCtx, ids: &[String]) -> 
         .collect()
 }
 
-/// Every product of `batches`.
+/// Every product of `batches`, for shaping code, which need not know how
+/// the lookup was split.
 pub fn all(batches: &Batches) -> impl Iterator<Item = &Product> {
     batches.iter().flat_map(|batch| batch.iter())
+}
+
+/// The future `make` builds, moved to the heap.
+///
+/// Why: in unoptimised (debug) builds every future a frame builds gets its
+/// own stack slot, and each fan-out wrapper holds a copy of what it wraps,
+/// so the nested stages of a composite needed more than a thread's 2 MiB
+/// of stack. Built here, the big future's slot is in this short-lived
+/// frame rather than in the frames that stay on the stack while it is
+/// polled. One allocation per section is noise next to an upstream call.
+pub fn boxed<'a, T, F>(make: impl FnOnce() -> F) -> BoxFuture<'a, T>
+where
+    F: Future<Output = T> + Send + 'a,
+{
+    Box::pin(make())
 }
 
 /// `ids` without repeats, in order of first appearance, so a product

@@ -7,11 +7,14 @@
 //! deadline), as soon as it happens: the page is nothing without its
 //! product, so the other calls are not waited for.
 //!
-//! Not personal: the same for every caller, so no `Cache-Control: private`.
+//! Not personal: the same for every caller, so the answer is public. A
+//! complete answer carries a weak `ETag` and `If-None-Match` gets a 304, so
+//! a browser revalidating a page it has cached is spared the body.
 
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
 use bff_shared::backends::{Backends, Price, Product, Reviews, Stock, Warehouse};
 use bff_shared::context::RequestCtx;
@@ -71,7 +74,8 @@ pub struct RelatedCard {
     pub price: Option<PriceInfo>,
 }
 
-/// The handler.
+/// The handler; the documentation sits on it so the route and its OpenAPI
+/// operation cannot drift apart.
 #[utoipa::path(
     get,
     path = "/v1/products/{id}",
@@ -81,6 +85,7 @@ pub struct RelatedCard {
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The product page, possibly partial", body = ProductPage),
+        (status = 304, description = "Not modified since the `ETag` named in `If-None-Match`"),
         (status = 400, description = "Malformed product id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A token was sent and is invalid or expired", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
@@ -93,6 +98,7 @@ pub async fn product(
     MaybeAuth(principal): MaybeAuth,
     ctx: RequestCtx,
     ValidId(id): ValidId,
+    headers: HeaderMap,
 ) -> Result<Composite, ApiError> {
     let ctx = match &principal {
         Some(p) => ctx.for_user(&p.sub)?,
@@ -100,36 +106,28 @@ pub async fn product(
     };
     let backends = &platform.backends;
     let fan = Fanout::new(&ctx);
-    let ids = std::slice::from_ref(&id);
+    let (fan, ctx, id) = (&fan, &ctx, &id);
+    let ids = std::slice::from_ref(id);
     // `try_join!` so that a failed catalog answers at once instead of
-    // waiting for optional sections that no longer matter.
+    // waiting for optional sections that no longer matter. Sections are
+    // boxed: see `parts::boxed`.
     let ((product, related), price, stock, reviews) = tokio::try_join!(
-        async {
-            let product = fan.required("product", backends.product(&ctx, &id)).await?;
-            let related = related_cards(&fan, backends, &ctx, &product.related_ids).await;
+        parts::boxed(move || async move {
+            let product = fan.required("product", backends.product(ctx, id)).await?;
+            let related = related_cards(fan, backends, ctx, &product.related_ids).await;
             Ok::<_, ApiError>((Arc::unwrap_or_clone(product), related))
-        },
-        async {
-            Ok(fan
-                .optional(
-                    "price",
-                    one_of(backends.prices(&ctx, ids), |p: &Price| p.product_id == id),
-                )
-                .await)
-        },
-        async {
-            Ok(fan
-                .optional(
-                    "stock",
-                    one_of(backends.stock(&ctx, ids), |s: &Stock| s.product_id == id),
-                )
-                .await)
-        },
-        async {
-            Ok(fan
-                .optional("reviews", backends.reviews(&ctx, &id, REVIEWS_LIMIT))
-                .await)
-        },
+        }),
+        parts::boxed(move || async move {
+            let price = one_of(backends.prices(ctx, ids), |p: &Price| p.product_id == *id);
+            Ok(fan.optional("price", price).await)
+        }),
+        parts::boxed(move || async move {
+            let stock = one_of(backends.stock(ctx, ids), |s: &Stock| s.product_id == *id);
+            Ok(fan.optional("stock", stock).await)
+        }),
+        parts::boxed(
+            move || async move { Ok(fan.optional("reviews", backends.reviews(ctx, id, REVIEWS_LIMIT)).await) }
+        ),
     )?;
     let body = ProductPage {
         product,
@@ -142,7 +140,7 @@ pub async fn product(
         related,
         meta: fan.meta(),
     };
-    Composite::new(&fan, &body, false)
+    Composite::public(fan, &body, headers.get(header::IF_NONE_MATCH))
 }
 
 /// The `related` section: catalog (needed for the cards) and pricing
@@ -158,19 +156,19 @@ async fn related_cards(
     if ids.is_empty() {
         return Some(Vec::new());
     }
-    fan.optional("related", async {
+    let cards = parts::boxed(move || async move {
         let distinct = parts::distinct(ids.iter().map(String::as_str));
         let (products, prices) = tokio::join!(
             parts::products(backends, ctx, &distinct),
-            fan.optional("related.price", backends.prices(ctx, &distinct)),
+            parts::boxed(|| fan.optional("related.price", backends.prices(ctx, &distinct))),
         );
         Ok(shape_related(
             ids,
             parts::all(&products?),
             prices.as_deref().map(Vec::as_slice),
         ))
-    })
-    .await
+    });
+    fan.optional("related", cards).await
 }
 
 /// Cards in the catalog's `related_ids` order; ids the catalog does not
@@ -272,24 +270,5 @@ mod tests {
         assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::NotFound));
         let batch = async { Err::<Vec<i32>, _>(UpstreamError::Timeout) };
         assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::Timeout));
-    }
-}
-#[cfg(test)]
-mod size_probe {
-    use super::*;
-    use bff_shared::context::Deadline;
-    #[tokio::test]
-    async fn probe() {
-        let mut settings = bff_shared::config::Settings::defaults("127.0.0.1:0".parse().unwrap(), std::time::Duration::from_secs(5));
-        settings.jwt.hs256_secret = Some("x".repeat(40).into());
-        let platform = Platform::new(settings).await.unwrap();
-        let ctx = RequestCtx::detached("t", Deadline::after(std::time::Duration::from_secs(5)));
-        let b = &platform.backends;
-        let ids = vec!["p-1".to_string()];
-        let fan = Fanout::new(&ctx);
-        eprintln!("handler {}", std::mem::size_of_val(&product(State(platform.clone()), MaybeAuth(None), ctx.clone(), ValidId("p-1".into()))));
-        eprintln!("related_cards {}", std::mem::size_of_val(&related_cards(&fan, b, &ctx, &ids)));
-        eprintln!("required {}", std::mem::size_of_val(&fan.required("product", b.product(&ctx, "p-1"))));
-        eprintln!("price {}", std::mem::size_of_val(&fan.optional("price", one_of(b.prices(&ctx, &ids), |p: &Price| p.product_id == "p-1"))));
     }
 }

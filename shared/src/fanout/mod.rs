@@ -88,6 +88,10 @@ impl Fanout {
     ) -> Result<T, UpstreamError> {
         // Upstream calls already stop at the deadline; this is the backstop
         // for anything else a section awaits.
+        // Boxed: composites nest sections inside sections, and unboxed the
+        // combined future grows with every level (debug builds overflow a
+        // 2 MiB stack); one small allocation per section keeps it flat.
+        let call = Box::pin(call);
         let (result, stale) = crate::cache::observe_stale(tokio::time::timeout_at(self.deadline.instant(), call)).await;
         let result = result.unwrap_or(Err(UpstreamError::Timeout));
         if stale && result.is_ok() {

@@ -52,6 +52,7 @@
 mod guard;
 mod key;
 mod memory;
+mod redis;
 
 #[cfg(test)]
 mod tests;
@@ -67,6 +68,7 @@ use tokio::time::Instant;
 pub use guard::ClaimGuard;
 pub use key::{IdempotencyKey, MAX_KEY_LEN, ScopedKey, is_valid_key};
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 /// A digest of the canonical form of a request: two requests with the same
 /// fingerprint are the same request, whatever their formatting.

@@ -314,3 +314,40 @@ fn retry_after_is_whole_seconds_rounded_up_and_at_least_one() {
     assert_eq!(whole_seconds(Duration::from_millis(1001)), 2);
     assert_eq!(whole_seconds(Duration::from_secs(3)), 3);
 }
+
+#[test]
+fn the_openapi_operation_documents_the_key_the_body_the_token_and_every_problem() {
+    use utoipa::OpenApi;
+
+    #[derive(OpenApi)]
+    #[openapi(paths(super::checkout))]
+    struct Doc;
+
+    let doc = serde_json::to_value(Doc::openapi()).expect("serialisable");
+    let operation = &doc["paths"]["/v1/checkout"]["post"];
+    let key = &operation["parameters"][0];
+    assert_eq!(
+        (&key["name"], &key["in"], &key["required"]),
+        (&json!("Idempotency-Key"), &json!("header"), &json!(true))
+    );
+    assert!(
+        operation["requestBody"]["content"]["application/json"]["schema"].is_object(),
+        "{operation}"
+    );
+    assert_eq!(operation["security"], json!([{"bearer": []}]));
+    assert!(operation["responses"]["201"]["content"]["application/json"].is_object());
+    for status in ["400", "401", "409", "413", "415", "422", "429", "503", "504"] {
+        assert!(
+            operation["responses"][status]["content"]["application/problem+json"].is_object(),
+            "{status}: {operation}"
+        );
+    }
+    let line = &doc["components"]["schemas"]["CheckoutLine"];
+    assert_eq!(
+        (
+            &line["properties"]["quantity"]["minimum"],
+            &line["properties"]["quantity"]["maximum"]
+        ),
+        (&json!(1), &json!(99))
+    );
+}
