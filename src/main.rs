@@ -8,6 +8,10 @@ use bff_stack::demo::{self, DemoArgs};
 use bff_stack::simulator::{self, SimulateArgs};
 use clap::{Parser, Subcommand};
 
+/// The same allocator as the BFF binaries, so the demo behaves like them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The BFF stack on one machine: upstream simulator, bff-mobile and bff-web.
 #[derive(Parser, Debug)]
 #[command(name = "bff-stack", version, about, long_about = None)]

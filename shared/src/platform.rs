@@ -19,9 +19,22 @@ use crate::upstream::{Upstreams, build_client};
 /// recorded answers, ~0.5 KiB each: some 60,000 checkouts).
 const IDEMPOTENCY_MAX_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Shared, cheaply cloneable application state.
+/// Shared application state. Cloning it (axum does, once per request) is
+/// one reference-count increment; fields are reached through `Deref`.
 #[derive(Clone, Debug)]
-pub struct Platform {
+pub struct Platform(Arc<PlatformParts>);
+
+impl std::ops::Deref for Platform {
+    type Target = PlatformParts;
+
+    fn deref(&self) -> &PlatformParts {
+        &self.0
+    }
+}
+
+/// What a [`Platform`] holds.
+#[derive(Debug)]
+pub struct PlatformParts {
     /// The loaded settings.
     pub settings: Arc<Settings>,
     /// Typed calls to the backends.
@@ -57,7 +70,7 @@ impl Platform {
             Some(redis) => Arc::new(RedisStore::new(redis.clone(), settings.idempotency_ttl)),
             None => Arc::new(MemoryStore::new(settings.idempotency_ttl, IDEMPOTENCY_MAX_BYTES)),
         };
-        Ok(Self {
+        Ok(Self(Arc::new(PlatformParts {
             settings: Arc::new(settings),
             backends,
             verifier,
@@ -67,7 +80,7 @@ impl Platform {
             redis,
             rate_limit,
             idempotency,
-        })
+        })))
     }
 }
 
