@@ -7,13 +7,12 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
-use bff_shared::backends::{Price, Product, Stock};
+use bff_shared::backends::{Price, Product, Stock, one_of};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
 use bff_shared::fanout::{Composite, Fanout, Meta};
 use bff_shared::platform::Platform;
-use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
 
 /// A product page for a small screen.
@@ -113,22 +112,3 @@ pub async fn product(
     Composite::public(&fan, &body, headers.get(header::IF_NONE_MATCH))
 }
 
-/// The item of a batch answer that `matches`; a batch that leaves the
-/// product out is reported as `not_found` for that section.
-async fn one_of<T, B>(
-    batch: impl Future<Output = Result<B, UpstreamError>>,
-    matches: impl Fn(&T) -> bool,
-) -> Result<T, UpstreamError>
-where
-    T: Clone,
-    B: std::ops::Deref,
-    B::Target: AsRef<[T]>,
-{
-    let batch = batch.await?;
-    batch
-        .as_ref()
-        .iter()
-        .find(|item| matches(item))
-        .cloned()
-        .ok_or(UpstreamError::NotFound)
-}

@@ -16,13 +16,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
-use bff_shared::backends::{Backends, Price, Product, Reviews, Stock, Warehouse};
+use bff_shared::backends::{Backends, Price, Product, Reviews, Stock, Warehouse, one_of};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::{ApiError, Problem};
 use bff_shared::extract::ValidId;
 use bff_shared::fanout::{Composite, Fanout, Meta};
 use bff_shared::platform::Platform;
-use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
 
 use super::parts::{self, PriceInfo};
@@ -191,27 +190,6 @@ fn shape_related<'a>(
         .collect()
 }
 
-/// The item of a batch answer that `matches`; a batch that leaves the
-/// product out is reported as `not_found` for that section, since the
-/// upstream answered but has nothing for this product. Generic over the
-/// batch's container because cached batches come shared (`Arc<Vec<_>>`).
-async fn one_of<T, B>(
-    batch: impl Future<Output = Result<B, UpstreamError>>,
-    matches: impl Fn(&T) -> bool,
-) -> Result<T, UpstreamError>
-where
-    T: Clone,
-    B: std::ops::Deref,
-    B::Target: AsRef<[T]>,
-{
-    let batch = batch.await?;
-    batch
-        .as_ref()
-        .iter()
-        .find(|item| matches(item))
-        .cloned()
-        .ok_or(UpstreamError::NotFound)
-}
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,25 @@ mod dto;
 pub use calls::Backends;
 pub use dto::*;
 
+use crate::upstream::UpstreamError;
+
+/// The item of a batch answer (`/prices`, `/stock`) that `matches`. A batch
+/// that leaves the product out is `NotFound` for that section: the upstream
+/// answered but has nothing for this product. Generic over the batch's
+/// container because cached batches come shared (`Arc<Vec<_>>`).
+pub async fn one_of<T, B>(
+    batch: impl Future<Output = Result<B, UpstreamError>>,
+    matches: impl Fn(&T) -> bool,
+) -> Result<T, UpstreamError>
+where
+    T: Clone,
+    B: std::ops::Deref,
+    B::Target: AsRef<[T]>,
+{
+    let batch = batch.await?;
+    batch.as_ref().iter().find(|item| matches(item)).cloned().ok_or(UpstreamError::NotFound)
+}
+
 /// Whether `id` is a plausible resource id to put into an upstream path:
 /// 1 to 64 characters, each a letter, digit, `.`, `_`, `:` or `-`.
 /// Anything else is refused with 400 before any upstream is called.
