@@ -239,14 +239,4 @@ mod tests {
         assert_eq!(cards.len(), 1);
         assert!(cards[0].price.is_none());
     }
-
-    #[tokio::test]
-    async fn a_batch_without_the_product_is_not_found() {
-        let batch = async { Ok(vec![1, 2, 3]) };
-        assert_eq!(one_of(batch, |n| *n == 2).await, Ok(2));
-        let batch = async { Ok(vec![1, 3]) };
-        assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::NotFound));
-        let batch = async { Err::<Vec<i32>, _>(UpstreamError::Timeout) };
-        assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::Timeout));
-    }
 }

@@ -39,3 +39,18 @@ pub fn is_valid_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_without_the_product_is_not_found() {
+        let batch = async { Ok(vec![1, 2, 3]) };
+        assert_eq!(one_of(batch, |n| *n == 2).await, Ok(2));
+        let batch = async { Ok(vec![1, 3]) };
+        assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::NotFound));
+        let batch = async { Err::<Vec<i32>, _>(UpstreamError::Timeout) };
+        assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::Timeout));
+    }
+}
