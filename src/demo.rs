@@ -114,7 +114,9 @@ fn print_banner(sim: &Simulator, bffs: &[(&'static str, RunningBff)], token: &st
     }
     if let Some(control) = sim.control_url() {
         println!("\nSlow down orders to see a partial answer:\n");
-        println!("  curl -s -X PUT -H 'Content-Type: application/json' -d '{{\"latency_ms\":800}}' {control}/faults/orders");
+        println!(
+            "  curl -s -X PUT -H 'Content-Type: application/json' -d '{{\"latency_ms\":800}}' {control}/faults/orders"
+        );
         println!("  curl -s -X DELETE {control}/faults");
     }
     println!("\nCtrl-C stops everything.");

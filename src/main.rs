@@ -1,6 +1,7 @@
-//! `bff-stack`: runs the demo (default), the simulator alone, or mints a
-//! development token.
+//! `bff-stack`: runs the demo (default), the simulator alone, mints a
+//! development token, or writes the OpenAPI documents.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -30,6 +31,15 @@ enum Command {
     Simulate(SimulateArgs),
     /// Mint an HS256 development token.
     Token(TokenArgs),
+    /// Write the OpenAPI documents of both BFFs (mobile.json, web.json).
+    Openapi(OpenapiArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct OpenapiArgs {
+    /// The folder to write them to (the committed ones are in `openapi/`).
+    #[arg(long, default_value = bff_stack::openapi::DIR)]
+    out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,9 +69,14 @@ fn main() -> ExitCode {
             None => demo::run(cli.demo).await,
             Some(Command::Demo(args)) => demo::run(args).await,
             Some(Command::Simulate(args)) => simulator::run(args).await,
-            Some(Command::Token(args)) => bff_shared::auth::mint_hs256(&args.secret, &args.sub, Duration::from_secs(args.ttl_secs))
-                .map(|token| println!("{token}"))
-                .map_err(|e| e.to_string()),
+            Some(Command::Openapi(args)) => bff_stack::openapi::write(&args.out)
+                .map(|written| written.iter().for_each(|path| println!("wrote {}", path.display())))
+                .map_err(|e| format!("cannot write the OpenAPI documents to {}: {e}", args.out.display())),
+            Some(Command::Token(args)) => {
+                bff_shared::auth::mint_hs256(&args.secret, &args.sub, Duration::from_secs(args.ttl_secs))
+                    .map(|token| println!("{token}"))
+                    .map_err(|e| e.to_string())
+            }
         }
     });
     match result {

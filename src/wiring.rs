@@ -43,7 +43,10 @@ impl RunningBff {
 
 /// The variables that point every upstream at `sim`.
 pub fn upstream_env(sim: &Simulator) -> HashMap<String, String> {
-    Service::ALL.iter().map(|s| (vars::upstream(s.name(), "URL"), sim.url(*s))).collect()
+    Service::ALL
+        .iter()
+        .map(|s| (vars::upstream(s.name(), "URL"), sim.url(*s)))
+        .collect()
 }
 
 /// Loads settings from `defaults` and `env` (as the binaries do from the
@@ -65,5 +68,10 @@ pub async fn start_bff(
     let task = tokio::spawn(serve::serve(listener, router, readiness, async move {
         let _ = stopped.await;
     }));
-    Ok(RunningBff { addr, platform, stop: Some(stop), task })
+    Ok(RunningBff {
+        addr,
+        platform,
+        stop: Some(stop),
+        task,
+    })
 }

@@ -8,22 +8,56 @@ pub mod routes;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
 use bff_shared::config::Settings;
+use bff_shared::endpoints::{checkout, order};
 use bff_shared::platform::Platform;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The binary's defaults: 127.0.0.1:8081, 500 ms deadline.
 pub fn defaults() -> Settings {
     Settings::defaults(([127, 0, 0, 1], 8081).into(), Duration::from_millis(500))
 }
 
-/// The whole router: API routes, operations routes and middleware.
+/// The document's title, description and tags; the operations come from
+/// the handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "bff-mobile",
+        description = "The Backend-for-Frontend that mobile apps call: one request per screen, small \
+            payloads, a tight deadline (500 ms by default, `BFF_DEADLINE_MS`). Each composite answer is shaped \
+            for a small screen and carries `meta` (request id, partiality, staleness).",
+    ),
+    tags(
+        (name = "home", description = "The home screen: user, recent orders, unread count, recommendations."),
+        (name = "products", description = "Product pages, public (a token is optional)."),
+        (name = "orders", description = "The caller's orders, passed through from the orders service."),
+        (name = "checkout", description = "Placing an order, idempotently."),
+    )
+)]
+struct ApiDoc;
+
+/// The API routes, each registered together with its OpenAPI operation
+/// so that the two cannot drift apart.
+fn api() -> OpenApiRouter<Platform> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::home::home))
+        .routes(routes!(routes::product::product))
+        .routes(routes!(order::get_order))
+        .routes(routes!(checkout::checkout))
+}
+
+/// The OpenAPI document `/openapi.json` serves (and `openapi/mobile.json`
+/// holds).
+pub fn openapi() -> OpenApi {
+    bff_shared::openapi::document(api().into_openapi())
+}
+
+/// The whole router: API routes, operations routes, `/openapi.json`,
+/// `/docs` and middleware.
 pub fn app(platform: Platform) -> Router {
-    let api = Router::new()
-        .route("/v1/home", get(routes::home::home))
-        .route("/v1/products/{id}", get(routes::product::product))
-        .route("/v1/orders/{id}", get(bff_shared::endpoints::order::get_order))
-        .route("/v1/checkout", post(bff_shared::endpoints::checkout::checkout))
-        .with_state(platform.clone());
-    bff_shared::stack::finish(api, &platform)
+    bff_shared::stack::finish(api().with_state(platform.clone()), &platform)
 }

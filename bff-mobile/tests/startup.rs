@@ -12,7 +12,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_bff-mobile");
 
 fn command(vars: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.env_clear().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in vars {
         cmd.env(k, v);
     }
@@ -107,11 +110,17 @@ fn wait_healthy(port: u16, child: &mut Child) {
 #[test]
 fn sigterm_makes_it_exit_zero_promptly() {
     let port = free_port();
-    let mut child = command(&[("BFF_JWT_HS256_SECRET", "s3cret"), ("BFF_LISTEN", &format!("127.0.0.1:{port}"))])
-        .spawn()
-        .expect("binary starts");
+    let mut child = command(&[
+        ("BFF_JWT_HS256_SECRET", "s3cret"),
+        ("BFF_LISTEN", &format!("127.0.0.1:{port}")),
+    ])
+    .spawn()
+    .expect("binary starts");
     wait_healthy(port, &mut child);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let started = Instant::now();
     loop {

@@ -10,9 +10,13 @@ pub mod routes;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
 use bff_shared::config::Settings;
+use bff_shared::endpoints::{checkout, order};
 use bff_shared::platform::Platform;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The binary's defaults: 127.0.0.1:8082 (next to mobile's 8081, so the
 /// demo runs both) and a 1500 ms deadline (DESIGN.md section 4).
@@ -20,16 +24,49 @@ pub fn defaults() -> Settings {
     Settings::defaults(([127, 0, 0, 1], 8082).into(), Duration::from_millis(1500))
 }
 
-/// The whole router: API routes, operations routes and middleware, with
-/// CORS when `BFF_CORS_ORIGINS` names any origin. A function of the state
-/// alone, so the binary, the demo and the tests serve the same thing.
+/// The document's title, description and tags; the operations come from
+/// the handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "bff-web",
+        description = "The Backend-for-Frontend that browsers call: rich payloads for large screens, a \
+            longer deadline (1500 ms by default, `BFF_DEADLINE_MS`), and CORS for the origins in \
+            `BFF_CORS_ORIGINS` (preflights answered for `GET` and `POST` with `Authorization`, `Content-Type`, \
+            `Idempotency-Key` and `X-Request-Id`; `X-Request-Id` and `X-Partial-Response` exposed). Each \
+            composite answer carries `meta` (request id, partiality, staleness).",
+    ),
+    tags(
+        (name = "dashboard", description = "The signed-in user's page: profile, orders with their products, \
+            notifications, recommendations."),
+        (name = "products", description = "Product pages, public (a token is optional)."),
+        (name = "orders", description = "The caller's orders, passed through from the orders service."),
+        (name = "checkout", description = "Placing an order, idempotently."),
+    )
+)]
+struct ApiDoc;
+
+/// The API routes, each registered together with its OpenAPI operation
+/// so that the two cannot drift apart.
+fn api() -> OpenApiRouter<Platform> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::dashboard::dashboard))
+        .routes(routes!(routes::product::product))
+        .routes(routes!(order::get_order))
+        .routes(routes!(checkout::checkout))
+}
+
+/// The OpenAPI document `/openapi.json` serves (and `openapi/web.json`
+/// holds).
+pub fn openapi() -> OpenApi {
+    bff_shared::openapi::document(api().into_openapi())
+}
+
+/// The whole router: API routes, operations routes, `/openapi.json`,
+/// `/docs` and middleware, with CORS when `BFF_CORS_ORIGINS` names any
+/// origin. A function of the state alone, so the binary, the demo and the
+/// tests serve the same thing.
 pub fn app(platform: Platform) -> Router {
-    let api = Router::new()
-        .route("/v1/dashboard", get(routes::dashboard::dashboard))
-        .route("/v1/products/{id}", get(routes::product::product))
-        .route("/v1/orders/{id}", get(bff_shared::endpoints::order::get_order))
-        .route("/v1/checkout", post(bff_shared::endpoints::checkout::checkout))
-        .with_state(platform.clone());
     let cors = cors::layer(&platform.settings.cors_origins);
-    bff_shared::stack::finish_with(api, &platform, cors)
+    bff_shared::stack::finish_with(api().with_state(platform.clone()), &platform, cors)
 }

@@ -65,7 +65,11 @@ pub struct RequestCtx {
 impl RequestCtx {
     /// A context for calls made outside a client request (tests, examples).
     pub fn detached(request_id: &str, deadline: Deadline) -> Self {
-        Self { request_id: Arc::from(request_id), user: None, deadline }
+        Self {
+            request_id: Arc::from(request_id),
+            user: None,
+            deadline,
+        }
     }
 
     /// The same context acting for the subject `sub`. A subject that
@@ -97,6 +101,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
             .get::<Deadline>()
             .copied()
             .unwrap_or_else(|| Deadline::after(Duration::from_secs(30)));
-        Ok(Self { request_id, user: None, deadline })
+        Ok(Self {
+            request_id,
+            user: None,
+            deadline,
+        })
     }
 }

@@ -7,6 +7,9 @@ use axum::http::request::Parts;
 use crate::backends::is_valid_id;
 use crate::error::ApiError;
 
+/// The `detail` of the 400 that refuses a malformed id.
+pub const MALFORMED_ID: &str = "malformed id: expected 1 to 64 letters, digits, '.', '_', ':' or '-'";
+
 /// A resource id from the path's single parameter, checked by
 /// [`is_valid_id`] before it goes anywhere near an upstream URL.
 #[derive(Debug, Clone)]
@@ -20,9 +23,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ValidId {
         if is_valid_id(&id) {
             Ok(Self(id))
         } else {
-            Err(ApiError::BadRequest(
-                "malformed id: expected 1 to 64 letters, digits, '.', '_', ':' or '-'".into(),
-            ))
+            Err(ApiError::BadRequest(MALFORMED_ID.into()))
         }
     }
 }

@@ -1,17 +1,106 @@
 //! Reusable machinery for Backend-for-Frontend services.
 //!
+//! A BFF built on this crate is a set of explicit handlers: each says which
+//! upstreams it calls, which ones are required, and how the client's answer
+//! is shaped. The crate supplies everything around them: one pooled
+//! upstream client with per-upstream policy and breakers, deadline-bound
+//! fan-out with partial results, JWT extractors, problem+json errors, rate
+//! limiting, caching, idempotent writes, metrics, the OpenAPI document and
+//! its docs page, start-up and graceful shutdown.
+//!
+//! # Modules
+//!
 //! Machinery (knows nothing of any particular backend or client):
 //! - [`config`]: defaults, TOML file, `BFF_*` variables, validation;
 //! - [`upstream`]: the pooled client, per-upstream policy, breaker, bulkhead;
-//! - [`fanout`]: deadline-bound concurrent sections with partial results;
+//! - [`fanout`]: deadline-bound concurrent sections with partial results,
+//!   `meta`, `Server-Timing` and `X-Partial-Response`;
+//! - [`cache`]: the fragment cache (coalesced misses, stale-if-error);
 //! - [`auth`]: JWT verification and the `Auth` / `MaybeAuth` extractors;
+//! - [`rate_limit`]: per-client token buckets, in memory or in Redis;
+//! - [`idempotency`]: `Idempotency-Key` records for writes, in memory or in
+//!   Redis; [`redis_conn`]: the shared Redis connection;
 //! - [`error`]: the client-facing error type and its problem+json rendering;
+//! - [`openapi`]: the parts of a BFF's OpenAPI document every BFF shares,
+//!   `/openapi.json` and the `/docs` page;
 //! - [`context`], [`request_id`], [`extract`]: per-request plumbing;
 //! - [`telemetry`], [`ops`], [`stack`], [`serve`], [`platform`]: metrics,
 //!   logs, operations endpoints, the middleware stack, start-up.
 //!
 //! Our concrete backends: [`backends`] (typed calls and DTOs) and
-//! [`endpoints`] (the order pass-through, mounted by every BFF).
+//! [`endpoints`] (the order pass-through and checkout, mounted by every
+//! BFF). Another team replaces these and keeps the rest.
+//!
+//! # Example
+//!
+//! A composite endpoint over two upstreams (users required, orders
+//! optional), registered with its OpenAPI operation, in a finished router:
+//!
+//! ```
+//! use axum::body::Body;
+//! use axum::extract::State;
+//! use axum::http::Request;
+//! use bff_shared::auth::Auth;
+//! use bff_shared::context::RequestCtx;
+//! use bff_shared::error::ApiError;
+//! use bff_shared::fanout::{Composite, Fanout, Meta};
+//! use bff_shared::platform::Platform;
+//! use tower::ServiceExt;
+//! use utoipa_axum::{router::OpenApiRouter, routes};
+//!
+//! #[derive(serde::Serialize, utoipa::ToSchema)]
+//! struct Profile {
+//!     name: String,
+//!     /// Null when the orders service failed (listed in `meta.degraded`).
+//!     order_count: Option<usize>,
+//!     meta: Meta,
+//! }
+//!
+//! /// The caller's profile.
+//! #[utoipa::path(get, path = "/v1/profile", tag = "profile", operation_id = "getProfile",
+//!     security(("bearer" = [])), responses((status = 200, description = "The profile", body = Profile)))]
+//! async fn profile(
+//!     State(platform): State<Platform>,
+//!     Auth(caller): Auth,
+//!     ctx: RequestCtx,
+//! ) -> Result<Composite, ApiError> {
+//!     let ctx = ctx.for_user(&caller.sub)?;
+//!     let fan = Fanout::new(&ctx);
+//!     let (user, orders) = tokio::join!(
+//!         fan.required("name", platform.backends.user(&ctx, &caller.sub)),
+//!         fan.optional("order_count", platform.backends.orders(&ctx, &caller.sub, 20)),
+//!     );
+//!     let body = Profile { name: user?.name, order_count: orders.map(|o| o.items.len()), meta: fan.meta() };
+//!     Composite::new(&fan, &body, true)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let mut settings = bff_shared::config::Settings::defaults(
+//!     ([127, 0, 0, 1], 8090).into(),
+//!     std::time::Duration::from_millis(500),
+//! );
+//! settings.jwt.hs256_secret = Some("a development secret, 32 bytes!!".into());
+//! let platform = Platform::new(settings).await.expect("valid settings");
+//! let api = OpenApiRouter::new().routes(routes!(profile)).with_state(platform.clone());
+//! // Adds /healthz, /readyz, /metrics, /openapi.json, /docs and the layers.
+//! let app = bff_shared::stack::finish(api, &platform);
+//!
+//! // No token: a 401 problem, before any upstream is called.
+//! let request = Request::get("/v1/profile").body(Body::empty()).unwrap();
+//! let response = app.clone().oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["content-type"], "application/problem+json");
+//! // The document lists the operation.
+//! let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
+//! let body = axum::body::to_bytes(app.oneshot(request).await.unwrap().into_body(), 1 << 20).await.unwrap();
+//! assert!(String::from_utf8_lossy(&body).contains("\"getProfile\""));
+//! # }
+//! ```
+//!
+//! `examples/mini_bff.rs` is a runnable BFF of the same kind over its own
+//! upstream clients: `cargo run -p bff-shared --example mini_bff` (with the
+//! simulator running: `cargo run -- simulate`).
 
 pub mod auth;
 pub mod backends;
@@ -23,6 +112,7 @@ pub mod error;
 pub mod extract;
 pub mod fanout;
 pub mod idempotency;
+pub mod openapi;
 pub mod ops;
 pub mod platform;
 pub mod rate_limit;

@@ -1,15 +1,21 @@
 //! Operations endpoints (DESIGN.md section 9): liveness, readiness and
-//! metrics. No auth, not rate limited, not counted as API traffic.
+//! metrics. No auth, not rate limited, not counted as API traffic. Each
+//! route is registered together with its OpenAPI operation; `/openapi.json`
+//! and `/docs` are [`crate::openapi`]'s.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::openapi::OPERATIONS_TAG;
 use crate::telemetry::Metrics;
 
 /// Whether the process is draining (shutting down). Readiness turns 503
@@ -35,37 +41,88 @@ struct OpsState {
     metrics: Arc<Metrics>,
 }
 
+/// The body of `/healthz` and `/readyz`.
+// `deny_unknown_fields` only tells the OpenAPI schema the shape is exact.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpsStatus {
+    /// `ok` (`/healthz`), `ready` or `draining` (`/readyz`).
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+fn router() -> OpenApiRouter<OpsState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(render_metrics))
+}
+
 /// The `/healthz`, `/readyz` and `/metrics` routes.
 pub fn routes<S>(readiness: Readiness, metrics: Arc<Metrics>) -> Router<S> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
-        .with_state(OpsState { readiness, metrics })
+    let (router, _) = router().split_for_parts();
+    router.with_state(OpsState { readiness, metrics })
 }
 
-async fn healthz() -> Response {
-    json_status(StatusCode::OK, r#"{"status":"ok"}"#)
+/// The OpenAPI operations of [`routes()`].
+pub fn openapi() -> OpenApi {
+    router().into_openapi()
 }
 
+/// Liveness: the process is up and serving.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = OPERATIONS_TAG,
+    operation_id = "getHealthz",
+    responses((status = 200, description = "The process is alive", body = OpsStatus,
+        example = json!({"status": "ok"})))
+)]
+async fn healthz() -> Json<OpsStatus> {
+    Json(OpsStatus { status: "ok" })
+}
+
+/// Readiness.
+///
+/// 200 once started, whatever the upstreams' state; 503 while draining, so
+/// a load balancer stops sending traffic.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = OPERATIONS_TAG,
+    operation_id = "getReadyz",
+    responses(
+        (status = 200, description = "Ready to serve", body = OpsStatus, example = json!({"status": "ready"})),
+        (status = 503, description = "Draining (shutting down): send traffic elsewhere", body = OpsStatus,
+            example = json!({"status": "draining"})),
+    )
+)]
 async fn readyz(State(state): State<OpsState>) -> Response {
     if state.readiness.is_draining() {
-        json_status(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"draining"}"#)
+        (StatusCode::SERVICE_UNAVAILABLE, Json(OpsStatus { status: "draining" })).into_response()
     } else {
-        json_status(StatusCode::OK, r#"{"status":"ready"}"#)
+        Json(OpsStatus { status: "ready" }).into_response()
     }
 }
 
+/// Prometheus metrics.
+///
+/// Requests by route and status, latency histograms, upstream calls by
+/// upstream and outcome, breaker states, cache and rate-limit counters.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = OPERATIONS_TAG,
+    operation_id = "getMetrics",
+    responses((status = 200, description = "Prometheus text exposition format, version 0.0.4",
+        content_type = "text/plain", body = String,
+        example = "# TYPE bff_rate_limit_rejections_total counter\nbff_rate_limit_rejections_total 0\n"))
+)]
 async fn render_metrics(State(state): State<OpsState>) -> Response {
     let mut response = state.metrics.render().into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    response
-}
-
-fn json_status(status: StatusCode, body: &'static str) -> Response {
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     response
 }

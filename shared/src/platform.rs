@@ -64,7 +64,12 @@ impl Platform {
         let upstreams = Upstreams::new(&settings, http.clone(), &metrics)?;
         let backends = Backends::new(&upstreams, &settings.cache, &metrics)?;
         let verifier = Arc::new(Verifier::from_settings(&settings.jwt, http.clone()).await?);
-        let redis = settings.redis_url.as_deref().map(SharedRedis::new).transpose()?.map(Arc::new);
+        let redis = settings
+            .redis_url
+            .as_deref()
+            .map(SharedRedis::new)
+            .transpose()?
+            .map(Arc::new);
         let rate_limit = crate::rate_limit::build(&settings.rate_limit, redis.as_ref(), &verifier, &metrics);
         let idempotency: Arc<dyn IdempotencyStore> = match &redis {
             Some(redis) => Arc::new(RedisStore::new(redis.clone(), settings.idempotency_ttl)),

@@ -52,7 +52,10 @@ impl SharedRedis {
             .map_err(|_| ConfigError::new(vars::REDIS_URL, "invalid value: not a usable redis:// URL"))?;
         Ok(Self {
             client,
-            state: Mutex::new(State { connection: None, last_attempt: None }),
+            state: Mutex::new(State {
+                connection: None,
+                last_attempt: None,
+            }),
             connecting: tokio::sync::Mutex::new(()),
         })
     }

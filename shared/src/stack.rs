@@ -1,5 +1,6 @@
 //! The middleware stack every BFF wraps its routes in, built in one place,
-//! outermost layer first.
+//! outermost layer first, and the routes it adds: operations, the OpenAPI
+//! document and its docs page.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,15 +12,20 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{self, ApiError};
 use crate::platform::Platform;
 use crate::telemetry::Metrics;
-use crate::{context, ops, request_id};
+use crate::{context, openapi, ops, request_id};
 
-/// Adds the operations routes, the problem+json fallbacks and the common
-/// layers to a BFF's API routes.
-pub fn finish(api: Router, platform: &Platform) -> Router {
+/// Adds the operations routes, `/openapi.json` and `/docs`, the
+/// problem+json fallbacks and the common layers to a BFF's API routes.
+///
+/// `api` holds the routes together with their OpenAPI operations (each
+/// registered with `utoipa_axum::routes!`); the document served is
+/// [`openapi::document`] of them, the same a BFF's `openapi()` returns.
+pub fn finish(api: OpenApiRouter, platform: &Platform) -> Router {
     finish_with(api, platform, None)
 }
 
@@ -29,8 +35,11 @@ pub fn finish(api: Router, platform: &Platform) -> Router {
 /// route's 405) and without auth, rate limiting or metrics, and so that
 /// every other response a browser reads (problem documents, 404s of
 /// unknown routes, panics turned into 500) carries the CORS headers.
-pub fn finish_with(api: Router, platform: &Platform, cors: Option<CorsLayer>) -> Router {
-    let ops = ops::routes(platform.readiness.clone(), platform.metrics.clone());
+pub fn finish_with(api: OpenApiRouter, platform: &Platform, cors: Option<CorsLayer>) -> Router {
+    let (api, doc) = api.split_for_parts();
+    // Operations and documentation: no auth, not rate limited.
+    let ops = ops::routes(platform.readiness.clone(), platform.metrics.clone())
+        .merge(openapi::docs_routes(&openapi::document(doc)));
     // Rate limiting wraps the API routes only (operations are exempt), after
     // routing, so unknown routes are not charged and 429s are still counted,
     // compressed and given CORS headers by the layers below.
@@ -46,7 +55,10 @@ pub fn finish_with(api: Router, platform: &Platform, cors: Option<CorsLayer>) ->
         // turns an over-long body into 413 `payload_too_large`.
         .layer(DefaultBodyLimit::max(platform.settings.max_body_bytes))
         // The deadline starts when the request reaches us, before auth.
-        .layer(middleware::from_fn_with_state(platform.settings.deadline, context::layer))
+        .layer(middleware::from_fn_with_state(
+            platform.settings.deadline,
+            context::layer,
+        ))
         // Compress whatever the handlers produced, errors included.
         .layer(CompressionLayer::new().gzip(true).br(true))
         // A panic anywhere below becomes a 500 `internal` problem, never a

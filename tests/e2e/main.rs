@@ -10,6 +10,7 @@ mod mobile_errors;
 mod mobile_home;
 mod mobile_orders;
 mod mobile_product;
+mod openapi;
 mod rate_limit;
 mod redis_mode;
 mod resilience;

@@ -21,7 +21,9 @@ async fn a_wrong_method_is_a_405_problem() {
 #[tokio::test]
 async fn a_sane_request_id_is_echoed_and_an_odd_one_replaced() {
     let stack = spawn(Bff::Mobile).await;
-    let answer = stack.get("/v1/products/p-1", None, &[("x-request-id", "abc:DEF_1.2-3")]).await;
+    let answer = stack
+        .get("/v1/products/p-1", None, &[("x-request-id", "abc:DEF_1.2-3")])
+        .await;
     assert_eq!(answer.header("x-request-id"), Some("abc:DEF_1.2-3"));
     assert_eq!(answer.json()["meta"]["request_id"], "abc:DEF_1.2-3");
     let odd = "x".repeat(129);
@@ -61,5 +63,8 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+    assert_eq!(
+        response.headers().get("content-encoding").map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
 }

@@ -7,7 +7,9 @@ use crate::support::{Bff, FAILURE_TEST_ENV, failure_modes, spawn, spawn_with, to
 #[tokio::test]
 async fn an_own_order_is_passed_through_unchanged() {
     let stack = spawn(Bff::Mobile).await;
-    let orders = stack.upstream(Service::Orders, "/orders?user_id=u-1&limit=1", None).await;
+    let orders = stack
+        .upstream(Service::Orders, "/orders?user_id=u-1&limit=1", None)
+        .await;
     let id = orders["items"][0]["id"].as_str().unwrap().to_owned();
     let direct = stack
         .http
@@ -31,12 +33,27 @@ async fn the_pass_through_sends_only_bff_headers_upstream() {
     let stack = spawn(Bff::Mobile).await;
     let tok = token("u-1");
     let answer = stack
-        .get("/v1/orders/o-1-1", Some(&tok), &[("x-user-id", "u-2"), ("x-request-id", "trace-me-123"), ("cookie", "a=b")])
+        .get(
+            "/v1/orders/o-1-1",
+            Some(&tok),
+            &[
+                ("x-user-id", "u-2"),
+                ("x-request-id", "trace-me-123"),
+                ("cookie", "a=b"),
+            ],
+        )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.header("x-request-id"), Some("trace-me-123"));
     let request = &stack.sim.requests(Service::Orders)[0];
-    let header = |name: &str| request.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(header("x-user-id"), ["u-1"], "the client's X-User-Id is dropped");
     assert_eq!(header("x-request-id"), ["trace-me-123"]);
     assert!(header("authorization").is_empty());
@@ -48,7 +65,10 @@ async fn the_pass_through_sends_only_bff_headers_upstream() {
 #[tokio::test]
 async fn another_users_order_is_404() {
     let stack = spawn(Bff::Mobile).await;
-    stack.get("/v1/orders/o-1-1", Some(&token("u-2")), &[]).await.assert_problem(404, "not_found");
+    stack
+        .get("/v1/orders/o-1-1", Some(&token("u-2")), &[])
+        .await
+        .assert_problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -76,6 +96,16 @@ async fn upstream_failures_become_503_or_504() {
         }
         stack.sim.clear_faults();
     }
-    stack.sim.set_fault(Service::Orders, Fault { error_rate: 1.0, error_status: 400, ..Fault::default() });
-    stack.get_as_u1("/v1/orders/o-1-1").await.assert_problem(503, "upstream_unavailable");
+    stack.sim.set_fault(
+        Service::Orders,
+        Fault {
+            error_rate: 1.0,
+            error_status: 400,
+            ..Fault::default()
+        },
+    );
+    stack
+        .get_as_u1("/v1/orders/o-1-1")
+        .await
+        .assert_problem(503, "upstream_unavailable");
 }

@@ -10,17 +10,32 @@ use crate::support::{Bff, spawn_with, token};
 async fn two_replicas_share_one_rate_limit_through_redis() {
     let redis = RedisServer::start();
     let url = redis.url();
-    let env = [("BFF_REDIS_URL", url.as_str()), ("BFF_RATE_LIMIT_RPS", "1"), ("BFF_RATE_LIMIT_BURST", "4")];
+    let env = [
+        ("BFF_REDIS_URL", url.as_str()),
+        ("BFF_RATE_LIMIT_RPS", "1"),
+        ("BFF_RATE_LIMIT_BURST", "4"),
+    ];
     let stack = spawn_with(Bff::Mobile, &env).await;
     let replica = stack.add_replica(Bff::Mobile, &env).await;
     let tok = token("u-1");
     let bases = [stack.bff.url(), replica.url()];
     let mut statuses = Vec::new();
     for i in 0..6 {
-        statuses.push(stack.get_from(&bases[i % 2], "/v1/products/p-1", Some(&tok), &[]).await.status);
+        statuses.push(
+            stack
+                .get_from(&bases[i % 2], "/v1/products/p-1", Some(&tok), &[])
+                .await
+                .status,
+        );
     }
-    assert_eq!(statuses, [200, 200, 200, 200, 429, 429], "exactly the burst, across both replicas");
-    let other = stack.get_from(&bases[1], "/v1/products/p-1", Some(&token("u-2")), &[]).await;
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 429, 429],
+        "exactly the burst, across both replicas"
+    );
+    let other = stack
+        .get_from(&bases[1], "/v1/products/p-1", Some(&token("u-2")), &[])
+        .await;
     assert_eq!(other.status, 200);
     assert_eq!(other.header("ratelimit-limit"), Some("4"));
 }
@@ -29,7 +44,11 @@ async fn two_replicas_share_one_rate_limit_through_redis() {
 async fn rate_limiting_fails_open_while_redis_is_down_and_recovers_on_its_own() {
     let mut redis = RedisServer::start();
     let url = redis.url();
-    let env = [("BFF_REDIS_URL", url.as_str()), ("BFF_RATE_LIMIT_RPS", "1"), ("BFF_RATE_LIMIT_BURST", "1")];
+    let env = [
+        ("BFF_REDIS_URL", url.as_str()),
+        ("BFF_RATE_LIMIT_RPS", "1"),
+        ("BFF_RATE_LIMIT_BURST", "1"),
+    ];
     let stack = spawn_with(Bff::Mobile, &env).await;
     let tok = token("u-1");
     assert_eq!(stack.get("/v1/products/p-1", Some(&tok), &[]).await.status, 200);
@@ -50,7 +69,10 @@ async fn rate_limiting_fails_open_while_redis_is_down_and_recovers_on_its_own() 
         if status == 429 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "limits not enforced again within 10 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "limits not enforced again within 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -59,7 +81,11 @@ async fn rate_limiting_fails_open_while_redis_is_down_and_recovers_on_its_own() 
 async fn in_stock_product(stack: &crate::support::Stack) -> String {
     let ids: Vec<String> = (1..=30).map(|n| format!("p-{n}")).collect();
     let stock = stack
-        .upstream(bff_stack::simulator::Service::Inventory, &format!("/stock?product_ids={}", ids.join(",")), None)
+        .upstream(
+            bff_stack::simulator::Service::Inventory,
+            &format!("/stock?product_ids={}", ids.join(",")),
+            None,
+        )
         .await;
     stock["items"]
         .as_array()
@@ -85,7 +111,12 @@ async fn checkout_at(stack: &crate::support::Stack, base: &str, key: &str, produ
 }
 
 fn order_posts(stack: &crate::support::Stack) -> usize {
-    stack.sim.requests(bff_stack::simulator::Service::Orders).iter().filter(|r| r.method == "POST").count()
+    stack
+        .sim
+        .requests(bff_stack::simulator::Service::Orders)
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
 }
 
 #[tokio::test]
@@ -124,7 +155,10 @@ async fn checkout_fails_closed_while_redis_is_down_and_recovers_on_its_own() {
             break;
         }
         assert_eq!(status, 503, "{body}");
-        assert!(started.elapsed() < Duration::from_secs(10), "checkout did not recover within 10 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "checkout did not recover within 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(order_posts(&stack), 1);

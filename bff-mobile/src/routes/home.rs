@@ -14,23 +14,32 @@ use bff_shared::backends::{Backends, Order, Price, Product, User};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
 use bff_shared::platform::Platform;
 use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
+use serde_json::json;
 
 const ORDERS_LIMIT: u32 = 5;
 const RECOMMENDATIONS_LIMIT: u32 = 10;
 
 /// The home screen.
+// Every field is always sent: `deny_unknown_fields` and `required` only
+// tell the OpenAPI schema that the shape is exact (nulls included).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Home {
     /// The signed-in user; null when the users service failed.
+    #[schema(required = true)]
     pub user: Option<HomeUser>,
     /// The five most recent orders, newest first; null when orders failed.
+    #[schema(required = true)]
     pub recent_orders: Option<Vec<RecentOrder>>,
     /// Number of unread notifications; null when notifications failed.
+    #[schema(required = true)]
     pub unread_notifications: Option<u64>,
     /// Recommended products; null when recommendations or catalog failed.
+    #[schema(required = true)]
     pub recommendations: Option<Vec<Recommendation>>,
     /// Partiality and request id.
     pub meta: Meta,
@@ -38,17 +47,20 @@ pub struct Home {
 
 /// The user, trimmed for a small screen.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HomeUser {
     /// User id.
     pub id: String,
     /// Display name.
     pub name: String,
     /// Avatar image URL.
+    #[schema(required = true)]
     pub avatar_url: Option<String>,
 }
 
 /// An order summary.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecentOrder {
     /// Order id.
     pub id: String,
@@ -66,27 +78,63 @@ pub struct RecentOrder {
 
 /// A recommended product card.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Recommendation {
     /// Product id.
     pub id: String,
     /// Product name.
     pub name: String,
     /// The first of the product's images.
+    #[schema(required = true)]
     pub image_url: Option<String>,
     /// Price in cents; null when pricing failed (`recommendations.price`).
+    #[schema(required = true)]
     pub price_cents: Option<i64>,
     /// ISO currency code; null when pricing failed.
+    #[schema(required = true)]
     pub currency: Option<String>,
 }
 
-/// The handler.
+/// The problems of this endpoint (429 and 500 are the stack's).
+struct HomeProblems;
+
+impl utoipa::IntoResponses for HomeProblems {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        Problems::new()
+            .auth_required()
+            .case(
+                ApiError::UpstreamUnavailable,
+                "users, orders, notifications and recommendations all failed",
+            )
+            .build()
+    }
+}
+
+/// The home screen of the signed-in user.
+///
+/// Users, orders (the last 5), notifications (unread) and recommendations
+/// (10) at once; catalog and pricing for the recommended products as soon
+/// as their ids arrive. Every section is optional: one whose upstream
+/// failed is `null` and listed in `meta.degraded`, and the answer is still
+/// 200 (503 only when all four first calls failed).
 #[utoipa::path(
     get,
     path = "/v1/home",
     tag = "home",
     operation_id = "getHome",
     security(("bearer" = [])),
-    responses((status = 200, description = "The home screen, possibly partial", body = Home))
+    responses(
+        (status = 200, description = "The home screen, possibly partial", body = Home,
+            headers(
+                ("Cache-Control" = String, description = "`private, no-store`: the answer is personal"),
+                ("Server-Timing" = String, description = "One entry per section: `user`, `recent_orders`, \
+                    `unread_notifications`, `recommendations`"),
+                ("X-Partial-Response" = String, description = "`true` when `meta.degraded` is not empty; \
+                    absent otherwise"),
+            ),
+            example = example),
+        HomeProblems,
+    )
 )]
 pub async fn home(
     State(platform): State<Platform>,
@@ -181,6 +229,29 @@ fn shape_recommendations(ids: &[String], products: &[Product], prices: Option<&[
             }
         })
         .collect()
+}
+
+/// The answer for `u-1` from the simulator's data, lists shortened.
+fn example() -> serde_json::Value {
+    json!({
+        "user": {"id": "u-1", "name": "Farid Jensen", "avatar_url": "https://img.example.com/avatars/u-1.png"},
+        "recent_orders": [
+            {"id": "o-1-22", "status": "shipped", "total_cents": 78598, "currency": "USD", "item_count": 2,
+                "created_at": "2024-03-07T12:01:19Z"},
+            {"id": "o-1-21", "status": "shipped", "total_cents": 145494, "currency": "USD", "item_count": 6,
+                "created_at": "2024-03-04T20:44:50Z"},
+        ],
+        "unread_notifications": 1,
+        "recommendations": [
+            {"id": "p-2639", "name": "Modern Recycled plastic Bird Feeder",
+                "image_url": "https://img.example.com/products/p-2639/1.jpg", "price_cents": 28699,
+                "currency": "USD"},
+            {"id": "p-7145", "name": "Vintage Steel Skillet",
+                "image_url": "https://img.example.com/products/p-7145/1.jpg", "price_cents": 35599,
+                "currency": "USD"},
+        ],
+        "meta": {"request_id": EXAMPLE_REQUEST_ID, "partial": false, "degraded": [], "stale": []},
+    })
 }
 
 #[cfg(test)]

@@ -12,17 +12,24 @@ use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
 use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
 use bff_shared::platform::Platform;
 use serde::Serialize;
+use serde_json::json;
 
 /// A product page for a small screen.
+// Every field is always sent: `deny_unknown_fields` and `required` only
+// tell the OpenAPI schema that the shape is exact (nulls included).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProductPage {
     /// The product.
     pub product: ProductSummary,
     /// Its price; null when pricing failed.
+    #[schema(required = true)]
     pub price: Option<PriceInfo>,
     /// Its availability; null when inventory failed.
+    #[schema(required = true)]
     pub stock: Option<StockInfo>,
     /// Partiality and request id.
     pub meta: Meta,
@@ -30,17 +37,20 @@ pub struct ProductPage {
 
 /// The product, trimmed.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProductSummary {
     /// Product id.
     pub id: String,
     /// Name.
     pub name: String,
     /// The first of the product's images.
+    #[schema(required = true)]
     pub image_url: Option<String>,
 }
 
 /// A price.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PriceInfo {
     /// Price before discount, in cents.
     pub amount_cents: i64,
@@ -52,20 +62,57 @@ pub struct PriceInfo {
 
 /// Availability.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StockInfo {
     /// Whether at least one unit is available.
     pub in_stock: bool,
 }
 
-/// The handler.
+/// The problems of this endpoint (429 and 500 are the stack's).
+struct ProductProblems;
+
+impl utoipa::IntoResponses for ProductProblems {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        Problems::new()
+            .malformed_id()
+            .auth_optional()
+            .required_upstream("the catalog")
+            .build()
+    }
+}
+
+/// A product page.
+///
+/// Catalog (required), pricing and inventory at once. Public: a token is
+/// optional, and a complete answer carries a weak `ETag` that
+/// `If-None-Match` revalidates with a body-less 304. A price or stock whose
+/// upstream failed is `null` and listed in `meta.degraded`.
 #[utoipa::path(
     get,
     path = "/v1/products/{id}",
     tag = "products",
     operation_id = "getProduct",
-    params(("id" = String, Path, description = "Product id", example = "p-1")),
+    params(
+        ("id" = String, Path, description = "Product id", example = "p-1", min_length = 1, max_length = 64,
+            pattern = r"^[A-Za-z0-9._:-]+$"),
+        ("If-None-Match" = Option<String>, Header,
+            description = "An `ETag` of an earlier answer: 304 when the page has not changed since"),
+    ),
     security((), ("bearer" = [])),
-    responses((status = 200, description = "The product page, possibly partial", body = ProductPage))
+    responses(
+        (status = 200, description = "The product page, possibly partial", body = ProductPage,
+            headers(
+                ("ETag" = String, description = "Weak tag of the page (complete answers only)"),
+                ("Cache-Control" = String, description = "`no-cache` with an `ETag`: caches must revalidate"),
+                ("Server-Timing" = String, description = "One entry per section: `product`, `price`, `stock`"),
+                ("X-Partial-Response" = String, description = "`true` when `meta.degraded` is not empty; \
+                    absent otherwise"),
+            ),
+            example = example),
+        (status = 304, description = "Not modified since the `ETag` named in `If-None-Match`; no body",
+            headers(("ETag" = String, description = "The page's weak tag"))),
+        ProductProblems,
+    )
 )]
 pub async fn product(
     State(platform): State<Platform>,
@@ -112,3 +159,13 @@ pub async fn product(
     Composite::public(&fan, &body, headers.get(header::IF_NONE_MATCH))
 }
 
+/// The answer for `p-1` from the simulator's data.
+fn example() -> serde_json::Value {
+    json!({
+        "product": {"id": "p-1", "name": "Rugged Ceramic Sneakers",
+            "image_url": "https://img.example.com/products/p-1/1.jpg"},
+        "price": {"amount_cents": 18299, "currency": "USD", "discount_pct": 0},
+        "stock": {"in_stock": true},
+        "meta": {"request_id": EXAMPLE_REQUEST_ID, "partial": false, "degraded": [], "stale": []},
+    })
+}

@@ -17,11 +17,13 @@ use axum::extract::State;
 use bff_shared::auth::Auth;
 use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLine, Price, Product, User};
 use bff_shared::context::RequestCtx;
-use bff_shared::error::{ApiError, Problem};
+use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
 use bff_shared::platform::Platform;
 use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
+use serde_json::json;
 
 use super::parts::{self, PriceInfo};
 
@@ -33,15 +35,22 @@ const NOTIFICATIONS_LIMIT: u32 = 20;
 const RECOMMENDATIONS_LIMIT: u32 = 24;
 
 /// The dashboard page.
+// Every field is always sent: `deny_unknown_fields` and `required` only
+// tell the OpenAPI schema that the shape is exact (nulls included).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Dashboard {
     /// The signed-in user, in full; null when the users service failed.
+    #[schema(required = true)]
     pub user: Option<User>,
     /// The 20 most recent orders, newest first; null when orders failed.
+    #[schema(required = true)]
     pub orders: Option<Vec<DashboardOrder>>,
     /// Unread notifications; null when notifications failed.
+    #[schema(required = true)]
     pub notifications: Option<NotificationsInfo>,
     /// Recommended products; null when recommendations or catalog failed.
+    #[schema(required = true)]
     pub recommendations: Option<Vec<Recommendation>>,
     /// Partiality and request id.
     pub meta: Meta,
@@ -50,6 +59,7 @@ pub struct Dashboard {
 /// An order as the orders service has it, with each line extended by the
 /// product's name and image so the page needs no further calls.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DashboardOrder {
     /// Order id.
     pub id: String,
@@ -69,6 +79,7 @@ pub struct DashboardOrder {
 
 /// An order line with its product.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DashboardLine {
     /// Product id.
     pub product_id: String,
@@ -78,20 +89,24 @@ pub struct DashboardLine {
     pub unit_price_cents: i64,
     /// Name and image; null when the catalog failed (`orders.product`) or
     /// no longer knows the product.
+    #[schema(required = true)]
     pub product: Option<LineProduct>,
 }
 
 /// What a line shows of its product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LineProduct {
     /// Product name.
     pub name: String,
     /// The first of the product's images.
+    #[schema(required = true)]
     pub image_url: Option<String>,
 }
 
 /// The unread notifications.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NotificationsInfo {
     /// Number of unread notifications (may exceed the items listed).
     pub unread_count: u64,
@@ -101,6 +116,7 @@ pub struct NotificationsInfo {
 
 /// One notification; `read` is left out since every item is unread.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NotificationItem {
     /// Notification id.
     pub id: String,
@@ -115,6 +131,7 @@ pub struct NotificationItem {
 /// A recommended product card, richer than mobile's: a desktop card shows
 /// the description and an image carousel.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Recommendation {
     /// Product id.
     pub id: String,
@@ -128,11 +145,33 @@ pub struct Recommendation {
     pub category: String,
     /// Price; null when pricing failed (`recommendations.price`) or has no
     /// price for this product.
+    #[schema(required = true)]
     pub price: Option<PriceInfo>,
 }
 
-/// The handler; the documentation sits on it so the route and its OpenAPI
-/// operation cannot drift apart.
+/// The problems of this endpoint (429 and 500 are the stack's).
+struct DashboardProblems;
+
+impl utoipa::IntoResponses for DashboardProblems {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        Problems::new()
+            .auth_required()
+            .case(
+                ApiError::UpstreamUnavailable,
+                "users, orders, notifications and recommendations all failed",
+            )
+            .build()
+    }
+}
+
+/// The signed-in user's dashboard.
+///
+/// Users, orders (the last 20), notifications (unread, 20) and
+/// recommendations (24) at once; catalog for the products of the orders as
+/// soon as the orders arrive, catalog and pricing for the recommended
+/// products as soon as their ids arrive. Every section is optional: one
+/// whose upstream failed is `null` and listed in `meta.degraded`, and the
+/// answer is still 200 (503 only when all four first calls failed).
 #[utoipa::path(
     get,
     path = "/v1/dashboard",
@@ -140,9 +179,16 @@ pub struct Recommendation {
     operation_id = "getDashboard",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The dashboard, possibly partial", body = Dashboard),
-        (status = 401, description = "No, invalid or expired token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Every first-stage upstream failed", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The dashboard, possibly partial", body = Dashboard,
+            headers(
+                ("Cache-Control" = String, description = "`private, no-store`: the answer is personal"),
+                ("Server-Timing" = String, description = "One entry per section: `user`, `orders`, \
+                    `notifications`, `recommendations`"),
+                ("X-Partial-Response" = String, description = "`true` when `meta.degraded` is not empty; \
+                    absent otherwise"),
+            ),
+            example = example),
+        DashboardProblems,
     )
 )]
 pub async fn dashboard(
@@ -307,6 +353,37 @@ fn shape_recommendations<'a>(
             price: prices.get(product.id.as_str()).map(|p| PriceInfo::from(*p)),
         })
         .collect()
+}
+
+/// The answer for `u-1` from the simulator's data, lists shortened.
+fn example() -> serde_json::Value {
+    json!({
+        "user": {
+            "id": "u-1",
+            "name": "Farid Jensen",
+            "email": "farid.jensen1@example.com",
+            "avatar_url": "https://img.example.com/avatars/u-1.png",
+            "tier": "standard",
+            "created_at": "2023-08-15T08:34:23Z",
+            "preferences": {"currency": "USD", "language": "es", "marketing_opt_in": true},
+        },
+        "orders": [{
+            "id": "o-1-22", "user_id": "u-1", "status": "shipped", "created_at": "2024-03-07T12:01:19Z",
+            "total_cents": 78598, "currency": "USD",
+            "lines": [{"product_id": "p-3415", "quantity": 2, "unit_price_cents": 39299,
+                "product": {"name": "Sleek Linen Kettle",
+                    "image_url": "https://img.example.com/products/p-3415/1.jpg"}}],
+        }],
+        "notifications": {"unread_count": 1, "items": [{"id": "n-1-11", "title": "Your order has shipped",
+            "body": "Good news: your parcel is on its way.", "created_at": "2024-01-23T21:15:01Z"}]},
+        "recommendations": [
+            {"id": "p-2639", "name": "Modern Recycled plastic Bird Feeder",
+                "description": "A modern white bird feeder made of recycled plastic, designed for small spaces.",
+                "image_urls": ["https://img.example.com/products/p-2639/1.jpg"], "category": "garden",
+                "price": {"amount_cents": 28699, "currency": "USD", "discount_pct": 0}},
+        ],
+        "meta": {"request_id": EXAMPLE_REQUEST_ID, "partial": false, "degraded": [], "stale": []},
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,9 @@ pub const CATALOG_BATCH: usize = 100;
 
 /// A price as browsers see it: before discount, with the discount apart,
 /// so the page can show both the struck-through and the final amount.
+// `deny_unknown_fields` only tells the OpenAPI schema the shape is exact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PriceInfo {
     /// Price before discount, in cents.
     pub amount_cents: i64,

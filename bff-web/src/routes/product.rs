@@ -18,11 +18,13 @@ use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
 use bff_shared::backends::{Backends, Price, Product, Reviews, Stock, Warehouse, one_of};
 use bff_shared::context::RequestCtx;
-use bff_shared::error::{ApiError, Problem};
+use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
 use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
 use bff_shared::platform::Platform;
 use serde::Serialize;
+use serde_json::json;
 
 use super::parts::{self, PriceInfo};
 
@@ -33,18 +35,25 @@ const REVIEWS_LIMIT: u32 = 5;
 const RELATED_LIMIT: usize = 8;
 
 /// A product page for a large screen.
+// Every field is always sent: `deny_unknown_fields` and `required` only
+// tell the OpenAPI schema that the shape is exact (nulls included).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProductPage {
     /// The product, in full.
     pub product: Product,
     /// Its price; null when pricing failed or has no price for it.
+    #[schema(required = true)]
     pub price: Option<PriceInfo>,
     /// Its availability; null when inventory failed or does not know it.
+    #[schema(required = true)]
     pub stock: Option<StockInfo>,
     /// The newest reviews; null when reviews failed.
+    #[schema(required = true)]
     pub reviews: Option<Reviews>,
     /// Up to 8 related products; null when their catalog lookup failed,
     /// empty when the product has none.
+    #[schema(required = true)]
     pub related: Option<Vec<RelatedCard>>,
     /// Partiality and request id.
     pub meta: Meta,
@@ -52,6 +61,7 @@ pub struct ProductPage {
 
 /// Availability, per warehouse so the page can say where it ships from.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StockInfo {
     /// Units available across warehouses.
     pub available: i64,
@@ -61,35 +71,67 @@ pub struct StockInfo {
 
 /// A related product card.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RelatedCard {
     /// Product id.
     pub id: String,
     /// Product name.
     pub name: String,
     /// The first of the product's images.
+    #[schema(required = true)]
     pub image_url: Option<String>,
     /// Price; null when pricing failed (`related.price`) or has no price
     /// for this product.
+    #[schema(required = true)]
     pub price: Option<PriceInfo>,
 }
 
-/// The handler; the documentation sits on it so the route and its OpenAPI
-/// operation cannot drift apart.
+/// The problems of this endpoint (429 and 500 are the stack's).
+struct ProductProblems;
+
+impl utoipa::IntoResponses for ProductProblems {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        Problems::new()
+            .malformed_id()
+            .auth_optional()
+            .required_upstream("the catalog")
+            .build()
+    }
+}
+
+/// A product page.
+///
+/// Catalog (required), pricing, inventory and reviews (5) at once; catalog
+/// and pricing for the first 8 related products as soon as the product
+/// arrives. Public: a token is optional, and a complete answer carries a
+/// weak `ETag` that `If-None-Match` revalidates with a body-less 304. A
+/// section whose upstream failed is `null` and listed in `meta.degraded`.
 #[utoipa::path(
     get,
     path = "/v1/products/{id}",
     tag = "products",
     operation_id = "getProduct",
-    params(("id" = String, Path, description = "Product id", example = "p-42")),
+    params(
+        ("id" = String, Path, description = "Product id", example = "p-1", min_length = 1, max_length = 64,
+            pattern = r"^[A-Za-z0-9._:-]+$"),
+        ("If-None-Match" = Option<String>, Header,
+            description = "An `ETag` of an earlier answer: 304 when the page has not changed since"),
+    ),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The product page, possibly partial", body = ProductPage),
-        (status = 304, description = "Not modified since the `ETag` named in `If-None-Match`"),
-        (status = 400, description = "Malformed product id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A token was sent and is invalid or expired", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The catalog is unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "The catalog did not answer in time", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The product page, possibly partial", body = ProductPage,
+            headers(
+                ("ETag" = String, description = "Weak tag of the page (complete answers only)"),
+                ("Cache-Control" = String, description = "`no-cache` with an `ETag`: caches must revalidate"),
+                ("Server-Timing" = String, description = "One entry per section: `product`, `price`, `stock`, \
+                    `reviews`"),
+                ("X-Partial-Response" = String, description = "`true` when `meta.degraded` is not empty; \
+                    absent otherwise"),
+            ),
+            example = example),
+        (status = 304, description = "Not modified since the `ETag` named in `If-None-Match`; no body",
+            headers(("ETag" = String, description = "The page's weak tag"))),
+        ProductProblems,
     )
 )]
 pub async fn product(
@@ -190,6 +232,39 @@ fn shape_related<'a>(
         .collect()
 }
 
+/// The answer for `p-1` from the simulator's data, lists shortened.
+fn example() -> serde_json::Value {
+    json!({
+        "product": {
+            "id": "p-1",
+            "name": "Rugged Ceramic Sneakers",
+            "description": "A rugged grey sneakers made of ceramic, designed for travel.",
+            "category": "apparel",
+            "image_urls": ["https://img.example.com/products/p-1/1.jpg", "https://img.example.com/products/p-1/2.jpg"],
+            "attributes": {"color": "grey", "material": "ceramic", "sku": "SKU-00001", "weight_g": "165"},
+            "related_ids": ["p-1734", "p-2649", "p-8948"],
+        },
+        "price": {"amount_cents": 18299, "currency": "USD", "discount_pct": 0},
+        "stock": {"available": 75, "warehouses": [{"id": "wh-east", "available": 75}]},
+        "reviews": {
+            "average_rating": 3.03,
+            "count": 37,
+            "items": [
+                {"id": "r-1-37", "author": "Noor F.", "rating": 3, "title": "It's fine",
+                    "body": "Would order again at this price.", "created_at": "2024-02-07T20:07:33Z"},
+            ],
+        },
+        "related": [
+            {"id": "p-1734", "name": "Rugged Bamboo Sneakers",
+                "image_url": "https://img.example.com/products/p-1734/1.jpg",
+                "price": {"amount_cents": 49699, "currency": "USD", "discount_pct": 10}},
+            {"id": "p-2649", "name": "Deluxe Oak Knife Set",
+                "image_url": "https://img.example.com/products/p-2649/1.jpg",
+                "price": {"amount_cents": 40899, "currency": "USD", "discount_pct": 0}},
+        ],
+        "meta": {"request_id": EXAMPLE_REQUEST_ID, "partial": false, "degraded": [], "stale": []},
+    })
+}
 
 #[cfg(test)]
 mod tests {

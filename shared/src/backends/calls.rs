@@ -9,8 +9,8 @@ use urlencoding::encode;
 use super::dto::*;
 use crate::cache::FragmentCache;
 use crate::config::{CacheSettings, ConfigError};
-use crate::telemetry::Metrics;
 use crate::context::RequestCtx;
+use crate::telemetry::Metrics;
 use crate::upstream::{Upstream, UpstreamError, Upstreams};
 
 /// Typed access to the eight backends.
@@ -59,7 +59,9 @@ impl Backends {
 
     /// `GET /orders?user_id=&limit=`, newest first.
     pub async fn orders(&self, ctx: &RequestCtx, user_id: &str, limit: u32) -> Result<OrderPage, UpstreamError> {
-        self.orders.get_json(ctx, &format!("/orders?user_id={}&limit={limit}", encode(user_id))).await
+        self.orders
+            .get_json(ctx, &format!("/orders?user_id={}&limit={limit}", encode(user_id)))
+            .await
     }
 
     /// `GET /orders/{id}` with the body left unread, for pass-through.
@@ -76,14 +78,21 @@ impl Backends {
     ) -> Result<Order, UpstreamError> {
         static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
         self.orders
-            .post_json(ctx, "/orders", order, &[(IDEMPOTENCY_KEY.clone(), idempotency_key.clone())])
+            .post_json(
+                ctx,
+                "/orders",
+                order,
+                &[(IDEMPOTENCY_KEY.clone(), idempotency_key.clone())],
+            )
             .await
     }
 
     /// `GET /products/{id}`, through the product cache.
     pub async fn product(&self, ctx: &RequestCtx, id: &str) -> Result<Arc<Product>, UpstreamError> {
         let path = format!("/products/{}", encode(id));
-        self.product_cache.get_or_fetch(path.clone(), || self.catalog.get_json_weighted(ctx, &path)).await
+        self.product_cache
+            .get_or_fetch(path.clone(), || self.catalog.get_json_weighted(ctx, &path))
+            .await
     }
 
     /// `GET /products?ids=…` (at most 100 ids; unknown ids are left out),
@@ -93,7 +102,10 @@ impl Backends {
             return Ok(Arc::new(Vec::new()));
         }
         let path = format!("/products?ids={}", join_ids(ids));
-        let page = self.product_cache.get_or_fetch(path.clone(), || self.fetch_items(&self.catalog, ctx, &path)).await?;
+        let page = self
+            .product_cache
+            .get_or_fetch(path.clone(), || self.fetch_items(&self.catalog, ctx, &path))
+            .await?;
         Ok(page)
     }
 
@@ -103,7 +115,9 @@ impl Backends {
             return Ok(Arc::new(Vec::new()));
         }
         let path = format!("/prices?product_ids={}", join_ids(ids));
-        self.price_cache.get_or_fetch(path.clone(), || self.fetch_items(&self.pricing, ctx, &path)).await
+        self.price_cache
+            .get_or_fetch(path.clone(), || self.fetch_items(&self.pricing, ctx, &path))
+            .await
     }
 
     /// `GET /prices?product_ids=…` straight from pricing: for writes, which
@@ -113,7 +127,9 @@ impl Backends {
             return Ok(Vec::new());
         }
         let path = format!("/prices?product_ids={}", join_ids(ids));
-        self.fetch_items(&self.pricing, ctx, &path).await.map(|(items, _)| items)
+        self.fetch_items(&self.pricing, ctx, &path)
+            .await
+            .map(|(items, _)| items)
     }
 
     async fn fetch_items<T: serde::de::DeserializeOwned>(
@@ -131,15 +147,26 @@ impl Backends {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let page: Items<Stock> = self.inventory.get_json(ctx, &format!("/stock?product_ids={}", join_ids(ids))).await?;
+        let page: Items<Stock> = self
+            .inventory
+            .get_json(ctx, &format!("/stock?product_ids={}", join_ids(ids)))
+            .await?;
         Ok(page.items)
     }
 
     /// `GET /recommendations?user_id=&limit=`: product ids.
-    pub async fn recommendations(&self, ctx: &RequestCtx, user_id: &str, limit: u32) -> Result<Vec<String>, UpstreamError> {
+    pub async fn recommendations(
+        &self,
+        ctx: &RequestCtx,
+        user_id: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, UpstreamError> {
         let recs: Recommendations = self
             .recommendations
-            .get_json(ctx, &format!("/recommendations?user_id={}&limit={limit}", encode(user_id)))
+            .get_json(
+                ctx,
+                &format!("/recommendations?user_id={}&limit={limit}", encode(user_id)),
+            )
             .await?;
         Ok(recs.product_ids)
     }
@@ -162,7 +189,10 @@ impl Backends {
     /// `GET /reviews?product_id=&limit=`.
     pub async fn reviews(&self, ctx: &RequestCtx, product_id: &str, limit: u32) -> Result<Reviews, UpstreamError> {
         self.reviews
-            .get_json(ctx, &format!("/reviews?product_id={}&limit={limit}", encode(product_id)))
+            .get_json(
+                ctx,
+                &format!("/reviews?product_id={}&limit={limit}", encode(product_id)),
+            )
             .await
     }
 }

@@ -14,7 +14,8 @@ pub struct User {
     pub name: String,
     /// E-mail address.
     pub email: String,
-    /// Avatar image URL.
+    /// Avatar image URL (null when the user has none; always sent).
+    #[schema(required = true)]
     pub avatar_url: Option<String>,
     /// Loyalty tier.
     pub tier: String,

@@ -27,7 +27,12 @@ where
     B::Target: AsRef<[T]>,
 {
     let batch = batch.await?;
-    batch.as_ref().iter().find(|item| matches(item)).cloned().ok_or(UpstreamError::NotFound)
+    batch
+        .as_ref()
+        .iter()
+        .find(|item| matches(item))
+        .cloned()
+        .ok_or(UpstreamError::NotFound)
 }
 
 /// Whether `id` is a plausible resource id to put into an upstream path:

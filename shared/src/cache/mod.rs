@@ -38,7 +38,9 @@ pub struct FragmentCache {
 
 impl std::fmt::Debug for FragmentCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FragmentCache").field("entries", &self.fresh.entry_count()).finish()
+        f.debug_struct("FragmentCache")
+            .field("entries", &self.fresh.entry_count())
+            .finish()
     }
 }
 
@@ -48,7 +50,11 @@ impl FragmentCache {
     /// `max_bytes` of upstream body per tier.
     pub fn new(ttl: Duration, stale_for: Duration, max_bytes: u64, metrics: Arc<Metrics>) -> Self {
         let weigher = |_: &String, entry: &Entry| entry.weight;
-        let fresh = Cache::builder().max_capacity(max_bytes).weigher(weigher).time_to_live(ttl.max(Duration::from_millis(1))).build();
+        let fresh = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(weigher)
+            .time_to_live(ttl.max(Duration::from_millis(1)))
+            .build();
         let backup = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(weigher)
@@ -79,7 +85,10 @@ impl FragmentCache {
             .fresh
             .try_get_with(key.clone(), async {
                 let (value, weight) = fetch().await?;
-                let entry = Entry { value: Arc::new(value), weight: u32::try_from(weight).unwrap_or(u32::MAX).max(1) };
+                let entry = Entry {
+                    value: Arc::new(value),
+                    weight: u32::try_from(weight).unwrap_or(u32::MAX).max(1),
+                };
                 backup.insert(key.clone(), entry.clone()).await;
                 Ok::<_, UpstreamError>(entry)
             })

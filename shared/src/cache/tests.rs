@@ -6,7 +6,12 @@ use std::time::Duration;
 use super::*;
 
 fn cache(ttl_ms: u64, stale_ms: u64) -> FragmentCache {
-    FragmentCache::new(Duration::from_millis(ttl_ms), Duration::from_millis(stale_ms), 1 << 20, Metrics::new())
+    FragmentCache::new(
+        Duration::from_millis(ttl_ms),
+        Duration::from_millis(stale_ms),
+        1 << 20,
+        Metrics::new(),
+    )
 }
 
 #[tokio::test]
@@ -28,7 +33,10 @@ async fn concurrent_misses_for_one_key_make_one_fetch() {
 #[tokio::test]
 async fn past_the_ttl_a_failed_refresh_serves_the_stale_value_and_says_so() {
     let cache = cache(30, 10_000);
-    cache.get_or_fetch("k".into(), || async { Ok::<_, UpstreamError>((1u32, 1)) }).await.unwrap();
+    cache
+        .get_or_fetch("k".into(), || async { Ok::<_, UpstreamError>((1u32, 1)) })
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(60)).await;
     let (value, stale) =
         observe_stale(cache.get_or_fetch::<u32, _, _>("k".into(), || async { Err(UpstreamError::Timeout) })).await;
@@ -39,15 +47,21 @@ async fn past_the_ttl_a_failed_refresh_serves_the_stale_value_and_says_so() {
 #[tokio::test]
 async fn past_the_stale_window_a_failed_refresh_is_an_error() {
     let cache = cache(20, 20);
-    cache.get_or_fetch("k".into(), || async { Ok::<_, UpstreamError>((1u32, 1)) }).await.unwrap();
+    cache
+        .get_or_fetch("k".into(), || async { Ok::<_, UpstreamError>((1u32, 1)) })
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(80)).await;
-    let result = cache.get_or_fetch::<u32, _, _>("k".into(), || async { Err(UpstreamError::Status(500)) }).await;
+    let result = cache
+        .get_or_fetch::<u32, _, _>("k".into(), || async { Err(UpstreamError::Status(500)) })
+        .await;
     assert_eq!(result.unwrap_err(), UpstreamError::Status(500));
 }
 
 #[tokio::test]
 async fn a_fresh_value_is_not_marked_stale() {
     let cache = cache(10_000, 10_000);
-    let (_, stale) = observe_stale(cache.get_or_fetch("k".into(), || async { Ok::<_, UpstreamError>((1u32, 1)) })).await;
+    let (_, stale) =
+        observe_stale(cache.get_or_fetch("k".into(), || async { Ok::<_, UpstreamError>((1u32, 1)) })).await;
     assert!(!stale);
 }

@@ -75,7 +75,10 @@ pub(super) fn parse_url(name: &str, value: &str) -> Result<String, ConfigError> 
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
             Ok(value.trim_end_matches('/').to_owned())
         }
-        _ => Err(ConfigError::new(name, format!("invalid value {value:?}: expected an http:// or https:// URL"))),
+        _ => Err(ConfigError::new(
+            name,
+            format!("invalid value {value:?}: expected an http:// or https:// URL"),
+        )),
     }
 }
 
@@ -87,7 +90,10 @@ pub(super) fn log_format(name: &str, value: &str) -> Result<LogFormat, ConfigErr
     match value {
         "json" => Ok(LogFormat::Json),
         "pretty" => Ok(LogFormat::Pretty),
-        _ => Err(ConfigError::new(name, format!("invalid value {value:?}: expected json or pretty"))),
+        _ => Err(ConfigError::new(
+            name,
+            format!("invalid value {value:?}: expected json or pretty"),
+        )),
     }
 }
 
@@ -135,21 +141,31 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
     if let Some(v) = get(env, BREAKER_FAILURES) {
         s.breaker.failures = parse(BREAKER_FAILURES, v, "a whole number of at least 1")?;
         if s.breaker.failures == 0 {
-            return Err(ConfigError::new(BREAKER_FAILURES, "invalid value \"0\": expected a whole number of at least 1"));
+            return Err(ConfigError::new(
+                BREAKER_FAILURES,
+                "invalid value \"0\": expected a whole number of at least 1",
+            ));
         }
     }
     if let Some(v) = get(env, BREAKER_OPEN_MS) {
         s.breaker.open = millis(BREAKER_OPEN_MS, v)?;
     }
     if let Some(v) = get(env, RATE_LIMIT_RPS) {
-        s.rate_limit.rps = parse(RATE_LIMIT_RPS, v, "a whole number of requests per second (0 turns limiting off)")?;
+        s.rate_limit.rps = parse(
+            RATE_LIMIT_RPS,
+            v,
+            "a whole number of requests per second (0 turns limiting off)",
+        )?;
     }
     if let Some(v) = get(env, RATE_LIMIT_BURST) {
         s.rate_limit.burst = parse(RATE_LIMIT_BURST, v, "a whole number of requests (0 turns limiting off)")?;
     }
     if let Some(v) = get(env, REDIS_URL) {
         if !(v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("unix://")) {
-            return Err(ConfigError::new(REDIS_URL, format!("invalid value {v:?}: expected a redis:// URL")));
+            return Err(ConfigError::new(
+                REDIS_URL,
+                format!("invalid value {v:?}: expected a redis:// URL"),
+            ));
         }
         s.redis_url = Some(v.to_owned());
     }
@@ -195,7 +211,10 @@ pub(super) fn cors_origins(name: &str, value: &str) -> Result<Vec<String>, Confi
             if ok {
                 Ok(origin.trim_end_matches('/').to_owned())
             } else {
-                Err(ConfigError::new(name, format!("invalid origin {origin:?}: expected scheme://host[:port]")))
+                Err(ConfigError::new(
+                    name,
+                    format!("invalid origin {origin:?}: expected scheme://host[:port]"),
+                ))
             }
         })
         .collect()

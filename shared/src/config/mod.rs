@@ -29,7 +29,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about `variable`.
     pub fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { variable: variable.into(), message: message.into() }
+        Self {
+            variable: variable.into(),
+            message: message.into(),
+        }
     }
 }
 

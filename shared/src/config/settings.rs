@@ -58,7 +58,12 @@ impl Settings {
     pub fn defaults(listen: SocketAddr, deadline: Duration) -> Self {
         let upstreams = UPSTREAMS
             .iter()
-            .map(|(name, port)| ((*name).to_owned(), UpstreamSettings::new(format!("http://127.0.0.1:{port}"))))
+            .map(|(name, port)| {
+                (
+                    (*name).to_owned(),
+                    UpstreamSettings::new(format!("http://127.0.0.1:{port}")),
+                )
+            })
             .collect();
         Self {
             listen,
@@ -85,12 +90,20 @@ impl Settings {
             self.jwt.jwks_url.is_some(),
         ];
         let set = keys.iter().filter(|k| **k).count();
-        let names = format!("{}, {} or {}", vars::JWT_HS256_SECRET, vars::JWT_PUBLIC_KEY_FILE, vars::JWT_JWKS_URL);
+        let names = format!(
+            "{}, {} or {}",
+            vars::JWT_HS256_SECRET,
+            vars::JWT_PUBLIC_KEY_FILE,
+            vars::JWT_JWKS_URL
+        );
         if set == 0 {
             return Err(ConfigError::new(names, "no JWT key is configured; set exactly one"));
         }
         if set > 1 {
-            return Err(ConfigError::new(names, "more than one JWT key is configured; set exactly one"));
+            return Err(ConfigError::new(
+                names,
+                "more than one JWT key is configured; set exactly one",
+            ));
         }
         if self.deadline.is_zero() {
             return Err(ConfigError::new(vars::DEADLINE_MS, "must be greater than 0"));
@@ -123,7 +136,12 @@ pub struct UpstreamSettings {
 impl UpstreamSettings {
     /// Defaults for an upstream at `url`.
     pub fn new(url: String) -> Self {
-        Self { url, timeout: None, max_in_flight: 512, retries: 0 }
+        Self {
+            url,
+            timeout: None,
+            max_in_flight: 512,
+            retries: 0,
+        }
     }
 }
 
@@ -159,7 +177,10 @@ pub struct BreakerSettings {
 
 impl Default for BreakerSettings {
     fn default() -> Self {
-        Self { failures: 5, open: Duration::from_millis(5000) }
+        Self {
+            failures: 5,
+            open: Duration::from_millis(5000),
+        }
     }
 }
 

@@ -14,13 +14,62 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use crate::auth::Auth;
+use crate::backends::Order;
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::extract::ValidId;
+use crate::openapi::Problems;
 use crate::platform::Platform;
 use crate::upstream::UpstreamError;
 
-/// The pass-through handler.
+/// The problems the pass-through answers (429 and 500 are the stack's).
+struct OrderProblems;
+
+impl utoipa::IntoResponses for OrderProblems {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        Problems::new()
+            .malformed_id()
+            .auth_required()
+            .case(no_such_order(), "the order does not exist or is not the caller's")
+            .case(
+                ApiError::UpstreamUnavailable,
+                "the orders service failed or answered a status other than 2xx and 404",
+            )
+            .case(
+                ApiError::UpstreamTimeout,
+                "the orders service did not answer by the deadline",
+            )
+            .build()
+    }
+}
+
+/// The 404 of an order that does not exist or is not the caller's.
+fn no_such_order() -> ApiError {
+    ApiError::NotFound("no such order".into())
+}
+
+/// One of the caller's orders, exactly as the orders service has it.
+///
+/// A pass-through: the orders service's answer is streamed unchanged (its
+/// fields are at least those below; fields it adds are passed on too).
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    operation_id = "getOrder",
+    params(("id" = String, Path, description = "Order id", example = "o-1-1", min_length = 1, max_length = 64,
+        pattern = r"^[A-Za-z0-9._:-]+$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order, as the orders service answered it", body = Order,
+            headers(("Cache-Control" = String, description = "`private, no-store`: the order is personal")),
+            example = json!({"id": "o-1-1", "user_id": "u-1", "status": "delivered",
+                "created_at": "2024-01-04T22:34:23Z", "total_cents": 140394, "currency": "USD", "lines": [
+                    {"product_id": "p-4513", "quantity": 3, "unit_price_cents": 18299},
+                    {"product_id": "p-4650", "quantity": 3, "unit_price_cents": 28499}]})),
+        OrderProblems,
+    )
+)]
 pub async fn get_order(
     State(platform): State<Platform>,
     Auth(principal): Auth,
@@ -33,7 +82,7 @@ pub async fn get_order(
         .await
         .unwrap_or(Err(UpstreamError::Timeout))
         .map_err(|e| match e {
-            UpstreamError::NotFound => ApiError::NotFound("no such order".into()),
+            UpstreamError::NotFound => no_such_order(),
             other => other.into_api_error(),
         })?;
 
@@ -46,9 +95,7 @@ pub async fn get_order(
     let content_length = upstream.headers().get(header::CONTENT_LENGTH).cloned();
     // The body is bounded by the same deadline: an upstream that stalls
     // mid-body cannot hold the client connection past it.
-    let body = upstream
-        .bytes_stream()
-        .take_until(tokio::time::sleep_until(deadline));
+    let body = upstream.bytes_stream().take_until(tokio::time::sleep_until(deadline));
     let mut response = (status, Body::from_stream(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, content_type);

@@ -10,7 +10,7 @@
 mod problem;
 mod rejection;
 
-pub use problem::Problem;
+pub use problem::{PROBLEM_JSON, Problem};
 pub use rejection::{fallback_not_found, method_not_allowed};
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -140,18 +140,25 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         match &self {
             Self::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"bff\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"bff\""),
+                );
             }
             Self::InvalidToken => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"bff\", error=\"invalid_token\", error_description=\"the token is invalid\""),
+                    HeaderValue::from_static(
+                        "Bearer realm=\"bff\", error=\"invalid_token\", error_description=\"the token is invalid\"",
+                    ),
                 );
             }
             Self::TokenExpired => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"bff\", error=\"invalid_token\", error_description=\"the token has expired\""),
+                    HeaderValue::from_static(
+                        "Bearer realm=\"bff\", error=\"invalid_token\", error_description=\"the token has expired\"",
+                    ),
                 );
             }
             Self::RateLimited { retry_after_secs } | Self::IdempotencyKeyInProgress { retry_after_secs } => {

@@ -10,7 +10,9 @@ use crate::request_id;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An `application/problem+json` body (RFC 9457) plus our `code` and `request_id`.
+// `deny_unknown_fields` only tells the OpenAPI schema the shape is exact.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Problem {
     /// A URI reference naming the problem type; stable per `code`.
     #[serde(rename = "type")]
@@ -27,6 +29,7 @@ pub struct Problem {
     pub request_id: String,
     /// For `out_of_stock`: the products that are short.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub product_ids: Option<Vec<String>>,
 }
 

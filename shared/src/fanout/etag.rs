@@ -27,9 +27,14 @@ pub fn weak_etag(body: &[u8], request_id: &str) -> HeaderValue {
 
 /// Whether `If-None-Match` names `etag` (weak comparison, lists and `*`).
 pub fn matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
-    let Ok(header) = if_none_match.to_str() else { return false };
+    let Ok(header) = if_none_match.to_str() else {
+        return false;
+    };
     let ours = etag.to_str().unwrap_or_default().trim_start_matches("W/");
-    header.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours)
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -27,6 +27,31 @@ use crate::error::ApiError;
 use crate::upstream::{DegradedReason, UpstreamError};
 
 /// Collects the outcome of every section of one composite request.
+///
+/// ```
+/// use std::time::Duration;
+/// use bff_shared::context::{Deadline, RequestCtx};
+/// use bff_shared::fanout::Fanout;
+/// use bff_shared::upstream::{DegradedReason, UpstreamError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let ctx = RequestCtx::detached("req-1", Deadline::after(Duration::from_millis(100)));
+/// let fan = Fanout::new(&ctx);
+/// let (name, orders) = tokio::join!(
+///     fan.required("user", async { Ok::<_, UpstreamError>("Ada") }),
+///     fan.optional("orders", async { Err::<Vec<u32>, _>(UpstreamError::Timeout) }),
+/// );
+/// assert_eq!(name.unwrap(), "Ada");
+/// assert_eq!(orders, None);
+/// let meta = fan.meta();
+/// assert!(meta.partial);
+/// assert_eq!((meta.degraded[0].section.as_str(), meta.degraded[0].reason), ("orders", DegradedReason::Timeout));
+/// // A section that never answers is cut at the deadline.
+/// let late = fan.optional("late", std::future::pending::<Result<u8, UpstreamError>>()).await;
+/// assert_eq!(late, None);
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Fanout {
     request_id: String,
@@ -108,7 +133,10 @@ impl Fanout {
     pub fn degrade(&self, section: &str, reason: DegradedReason) {
         let mut record = self.lock();
         if !record.degraded.iter().any(|d| d.section == section) {
-            record.degraded.push(Degraded { section: section.to_owned(), reason });
+            record.degraded.push(Degraded {
+                section: section.to_owned(),
+                reason,
+            });
         }
     }
 

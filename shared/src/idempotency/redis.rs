@@ -129,7 +129,9 @@ impl RedisStore {
             [tag] if is(tag, "owner") => Ok(Found::Begin(Begin::Owner(claim.clone()))),
             [tag] if is(tag, "mismatch") => Ok(Found::Begin(Begin::Mismatch)),
             [tag, status, body] if is(tag, "replay") => {
-                let status = text(status).and_then(|s| s.parse().ok()).ok_or_else(|| StoreError("bad status".into()))?;
+                let status = text(status)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| StoreError("bad status".into()))?;
                 let body = bytes(body).ok_or_else(|| StoreError("bad body".into()))?;
                 Ok(Found::Begin(Begin::Replay(StoredAnswer { status, body })))
             }
@@ -177,7 +179,9 @@ impl IdempotencyStore for RedisStore {
                     Found::Begin(begin) => return Ok(begin),
                     Found::Wait(lease_left) => {
                         if Instant::now() >= wait_until {
-                            return Ok(Begin::InProgress { retry_after: lease_left });
+                            return Ok(Begin::InProgress {
+                                retry_after: lease_left,
+                            });
                         }
                         tokio::time::sleep(POLL.min(wait_until.saturating_duration_since(Instant::now()))).await;
                     }
@@ -200,14 +204,18 @@ impl IdempotencyStore for RedisStore {
                 answer.body.to_vec(),
                 self.ttl.as_millis().to_string().into_bytes(),
             ];
-            self.invoke(&self.complete, &Self::record_key(key), &args).await.map(|_| ())
+            self.invoke(&self.complete, &Self::record_key(key), &args)
+                .await
+                .map(|_| ())
         })
     }
 
     fn abandon<'a>(&'a self, key: &'a ScopedKey, claim: &'a Claim) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let args = [claim.token().to_string().into_bytes()];
-            self.invoke(&self.abandon, &Self::record_key(key), &args).await.map(|_| ())
+            self.invoke(&self.abandon, &Self::record_key(key), &args)
+                .await
+                .map(|_| ())
         })
     }
 }

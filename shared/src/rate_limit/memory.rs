@@ -33,7 +33,12 @@ impl MemoryLimiter {
         let (rps_nz, burst_nz) = (NonZeroU32::new(rps)?, NonZeroU32::new(burst)?);
         let quota = Quota::per_second(rps_nz).allow_burst(burst_nz);
         let limiter = Governor::keyed(quota).with_middleware::<StateInformationMiddleware>();
-        Some(Self { limiter, burst, per_token_us: 1_000_000 / u64::from(rps).max(1), clock: DefaultClock::default() })
+        Some(Self {
+            limiter,
+            burst,
+            per_token_us: 1_000_000 / u64::from(rps).max(1),
+            clock: DefaultClock::default(),
+        })
     }
 
     /// Forgets keys whose buckets are full again, bounding memory to the

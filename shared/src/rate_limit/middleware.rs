@@ -51,7 +51,10 @@ pub async fn layer(State(state): State<RateLimitState>, mut request: Request, ne
         next.run(request).await
     } else {
         state.metrics.rate_limit_rejection();
-        ApiError::RateLimited { retry_after_secs: decision.retry_after_secs.max(1) }.into_response()
+        ApiError::RateLimited {
+            retry_after_secs: decision.retry_after_secs.max(1),
+        }
+        .into_response()
     };
     set_headers(&mut response, &decision);
     response

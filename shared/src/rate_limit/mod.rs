@@ -80,5 +80,9 @@ pub fn build(
             memory
         }
     };
-    Some(RateLimitState { limiter, verifier: verifier.clone(), metrics: metrics.clone() })
+    Some(RateLimitState {
+        limiter,
+        verifier: verifier.clone(),
+        metrics: metrics.clone(),
+    })
 }

@@ -50,7 +50,13 @@ impl RedisLimiter {
         if rps == 0 || burst == 0 {
             return None;
         }
-        Some(Self { redis, script: Script::new(GCRA), burst, per_token_us: 1_000_000 / u64::from(rps), errors })
+        Some(Self {
+            redis,
+            script: Script::new(GCRA),
+            burst,
+            per_token_us: 1_000_000 / u64::from(rps),
+            errors,
+        })
     }
 
     async fn decide(&self, key: &str) -> Decision {
@@ -65,7 +71,13 @@ impl RedisLimiter {
             Err(e) => {
                 self.errors.increment(1);
                 tracing::warn!(error = %e, "rate limiting skipped: redis unavailable (failing open)");
-                Decision { allowed: true, limit: self.burst, remaining: self.burst, reset_secs: 0, retry_after_secs: 0 }
+                Decision {
+                    allowed: true,
+                    limit: self.burst,
+                    remaining: self.burst,
+                    reset_secs: 0,
+                    retry_after_secs: 0,
+                }
             }
         }
     }

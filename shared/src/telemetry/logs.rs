@@ -17,7 +17,9 @@ pub fn init_logs(format: LogFormat) {
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
     let _ = if json {
         builder.json().flatten_event(true).with_current_span(false).try_init()
     } else {

@@ -13,7 +13,9 @@ use crate::upstream::DegradedReason;
 const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 /// Latency buckets in seconds: fine below 100 ms where BFF overhead lives.
-const BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 /// One app's metrics registry.
 pub struct Metrics {
@@ -41,11 +43,17 @@ impl Metrics {
             recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
         };
         let rate_limit_rejections = counter("bff_rate_limit_rejections_total", vec![]);
-        let cache = ["hit", "miss", "stale"].map(|r| counter("bff_cache_requests_total", vec![Label::new("result", r)]));
+        let cache =
+            ["hit", "miss", "stale"].map(|r| counter("bff_cache_requests_total", vec![Label::new("result", r)]));
         // Touch them so they are exported as 0 before the first event.
         rate_limit_rejections.increment(0);
         cache.iter().for_each(|c| c.increment(0));
-        Arc::new(Self { recorder, handle, rate_limit_rejections, cache })
+        Arc::new(Self {
+            recorder,
+            handle,
+            rate_limit_rejections,
+            cache,
+        })
     }
 
     /// The Prometheus text exposition.
@@ -63,12 +71,18 @@ impl Metrics {
         let route = Label::new("route", route.to_owned());
         self.recorder
             .register_counter(
-                &Key::from_parts("bff_http_requests_total", vec![route.clone(), Label::new("status", status.to_string())]),
+                &Key::from_parts(
+                    "bff_http_requests_total",
+                    vec![route.clone(), Label::new("status", status.to_string())],
+                ),
                 &METADATA,
             )
             .increment(1);
         self.recorder
-            .register_histogram(&Key::from_parts("bff_http_request_duration_seconds", vec![route]), &METADATA)
+            .register_histogram(
+                &Key::from_parts("bff_http_request_duration_seconds", vec![route]),
+                &METADATA,
+            )
             .record(elapsed.as_secs_f64());
     }
 
@@ -84,8 +98,12 @@ impl Metrics {
 
     /// A counter with arbitrary labels, for extensions by other BFFs.
     pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
-        let labels = labels.iter().map(|(k, v)| Label::new(*k, (*v).to_owned())).collect::<Vec<_>>();
-        self.recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
+        let labels = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, (*v).to_owned()))
+            .collect::<Vec<_>>();
+        self.recorder
+            .register_counter(&Key::from_parts(name, labels), &METADATA)
     }
 
     /// Pre-registered handles for one upstream.
@@ -114,10 +132,18 @@ impl Metrics {
         );
         breaker.set(0.0);
         let latency: Histogram = self.recorder.register_histogram(
-            &Key::from_parts("bff_upstream_request_duration_seconds", vec![Label::new("upstream", upstream)]),
+            &Key::from_parts(
+                "bff_upstream_request_duration_seconds",
+                vec![Label::new("upstream", upstream)],
+            ),
             &METADATA,
         );
-        UpstreamMetrics { ok: outcome("ok"), reasons, breaker, latency }
+        UpstreamMetrics {
+            ok: outcome("ok"),
+            reasons,
+            breaker,
+            latency,
+        }
     }
 }
 

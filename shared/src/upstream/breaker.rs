@@ -75,7 +75,11 @@ impl Breaker {
     /// A closed breaker that opens after `threshold` consecutive failures
     /// and stays open for `open_for`.
     pub fn new(threshold: u32, open_for: Duration) -> Self {
-        Self { state: Mutex::new(State::Closed { failures: 0 }), threshold: threshold.max(1), open_for }
+        Self {
+            state: Mutex::new(State::Closed { failures: 0 }),
+            threshold: threshold.max(1),
+            open_for,
+        }
     }
 
     /// The current state (an expired open period reads as half-open).
@@ -107,7 +111,11 @@ impl Breaker {
                 true
             }
         };
-        Some(Ticket { breaker: self, probe, done: false })
+        Some(Ticket {
+            breaker: self,
+            probe,
+            done: false,
+        })
     }
 
     /// Records the result of the call `ticket` allowed.
@@ -123,12 +131,16 @@ impl Breaker {
             (State::Closed { failures }, Verdict::Failure) => {
                 *failures += 1;
                 if *failures >= self.threshold {
-                    *state = State::Open { until: Instant::now() + self.open_for };
+                    *state = State::Open {
+                        until: Instant::now() + self.open_for,
+                    };
                 }
             }
             (State::HalfOpen { .. }, Verdict::Success) if probe => *state = State::Closed { failures: 0 },
             (State::HalfOpen { .. }, Verdict::Failure) if probe => {
-                *state = State::Open { until: Instant::now() + self.open_for };
+                *state = State::Open {
+                    until: Instant::now() + self.open_for,
+                };
             }
             (State::HalfOpen { probe_out }, Verdict::Neutral) if probe => *probe_out = false,
             // Results of calls admitted before the breaker opened do not
@@ -195,7 +207,10 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(b.state(), BreakerState::HalfOpen);
         let probe = b.try_acquire().expect("probe admitted");
-        assert!(b.try_acquire().is_none(), "a second caller is refused while the probe is out");
+        assert!(
+            b.try_acquire().is_none(),
+            "a second caller is refused while the probe is out"
+        );
         b.record(probe, Verdict::Success);
         assert_eq!(b.state(), BreakerState::Closed);
         assert!(b.try_acquire().is_some());

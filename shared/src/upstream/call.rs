@@ -90,7 +90,12 @@ impl Upstream {
     ) -> Result<(T, usize), UpstreamError> {
         let mut attempts_left = self.retries;
         loop {
-            let outgoing = Outgoing { method: Method::GET, path, body: None, headers: &[] };
+            let outgoing = Outgoing {
+                method: Method::GET,
+                path,
+                body: None,
+                headers: &[],
+            };
             match self.call(ctx, outgoing, read_json_weighted::<T>).await {
                 Err(UpstreamError::Transport) if attempts_left > 0 && !ctx.deadline.remaining().is_zero() => {
                     attempts_left -= 1;
@@ -111,7 +116,12 @@ impl Upstream {
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<T, UpstreamError> {
         let body = serde_json::to_vec(body).map_err(|_| UpstreamError::BadResponse)?;
-        let outgoing = Outgoing { method: Method::POST, path, body: Some(Bytes::from(body)), headers };
+        let outgoing = Outgoing {
+            method: Method::POST,
+            path,
+            body: Some(Bytes::from(body)),
+            headers,
+        };
         self.call(ctx, outgoing, read_json::<T>).await
     }
 
@@ -119,7 +129,12 @@ impl Upstream {
     /// streaming it on. The breaker counts the call as answered once the
     /// status arrives.
     pub async fn get_streaming(&self, ctx: &RequestCtx, path: &str) -> Result<reqwest::Response, UpstreamError> {
-        let outgoing = Outgoing { method: Method::GET, path, body: None, headers: &[] };
+        let outgoing = Outgoing {
+            method: Method::GET,
+            path,
+            body: None,
+            headers: &[],
+        };
         self.call(ctx, outgoing, |response| async move { Ok(response) }).await
     }
 
@@ -172,7 +187,8 @@ impl Upstream {
         };
         self.breaker.record(ticket, verdict);
         self.metrics.breaker.set(self.breaker.state().gauge());
-        self.metrics.attempt(result.as_ref().map(|_| ()).map_err(|e| e.reason()));
+        self.metrics
+            .attempt(result.as_ref().map(|_| ()).map_err(|e| e.reason()));
         if let Err(e) = &result {
             tracing::debug!(upstream = self.name, request_id = %ctx.request_id, reason = e.reason().as_str(), "upstream call degraded");
         }
@@ -196,7 +212,9 @@ impl Upstream {
             request = request.header(name.clone(), value.clone());
         }
         if let Some(body) = outgoing.body {
-            request = request.header(http::header::CONTENT_TYPE, "application/json").body(body);
+            request = request
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(body);
         }
         request
     }

@@ -31,7 +31,12 @@ pub enum UpstreamError {
     BadResponse,
 }
 
-/// The reason a section is degraded, as clients see it in `meta.degraded`.
+/// The reason a section is degraded, as clients see it in `meta.degraded`:
+/// `timeout` (no answer by the deadline), `circuit_open` (the upstream's
+/// breaker is open), `overloaded` (its in-flight cap was full, so the call
+/// was not sent), `upstream_error` (a non-2xx status other than 404, or a
+/// failed or reset connection), `bad_response` (not JSON of the expected
+/// shape), `not_found` (a 404, for optional parts only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DegradedReason {

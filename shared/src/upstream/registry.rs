@@ -19,10 +19,23 @@ impl Upstreams {
     pub fn new(settings: &Settings, client: reqwest::Client, metrics: &Metrics) -> Result<Self, ConfigError> {
         let mut by_name = HashMap::new();
         for (name, _) in UPSTREAMS {
-            let Some(upstream) = settings.upstream(name) else { continue };
-            by_name.insert(name, Arc::new(Upstream::new(name, upstream, &settings.breaker, client.clone(), metrics)));
+            let Some(upstream) = settings.upstream(name) else {
+                continue;
+            };
+            by_name.insert(
+                name,
+                Arc::new(Upstream::new(
+                    name,
+                    upstream,
+                    &settings.breaker,
+                    client.clone(),
+                    metrics,
+                )),
+            );
         }
-        Ok(Self { by_name: Arc::new(by_name) })
+        Ok(Self {
+            by_name: Arc::new(by_name),
+        })
     }
 
     /// The upstream called `name`, or a start-up error naming its variable.

@@ -43,7 +43,9 @@ pub struct Stack {
 
 /// Starts a stack with extra `BFF_*` variables.
 pub async fn spawn_with(bff: Bff, extra: &[(&str, &str)]) -> Stack {
-    let sim = Simulator::start(SimulatorConfig::ephemeral()).await.expect("simulator starts");
+    let sim = Simulator::start(SimulatorConfig::ephemeral())
+        .await
+        .expect("simulator starts");
     let mut env: HashMap<String, String> = upstream_env(&sim);
     env.insert("BFF_LISTEN".into(), "127.0.0.1:0".into());
     env.insert("BFF_JWT_HS256_SECRET".into(), SECRET.into());
@@ -107,9 +109,17 @@ impl Answer {
             .as_array()
             .expect("degraded list")
             .iter()
-            .map(|d| (d["section"].as_str().unwrap().to_owned(), d["reason"].as_str().unwrap().to_owned()))
+            .map(|d| {
+                (
+                    d["section"].as_str().unwrap().to_owned(),
+                    d["reason"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
-        let expected: Vec<(String, String)> = expected.iter().map(|(s, r)| ((*s).to_owned(), (*r).to_owned())).collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(s, r)| ((*s).to_owned(), (*r).to_owned()))
+            .collect();
         assert_eq!(degraded, expected, "body: {}", self.text);
         assert_eq!(body["meta"]["partial"], !expected.is_empty());
         if expected.is_empty() {
@@ -170,7 +180,11 @@ impl Stack {
         for service in Service::ALL {
             let url = self.sim.url(service);
             let host_port = url.trim_start_matches("http://");
-            assert!(!answer.text.contains(host_port), "body leaks an upstream address: {}", answer.text);
+            assert!(
+                !answer.text.contains(host_port),
+                "body leaks an upstream address: {}",
+                answer.text
+            );
             for (name, value) in &answer.headers {
                 let value = value.to_str().unwrap_or_default();
                 assert!(!value.contains(host_port), "header {name} leaks an upstream address");
@@ -184,7 +198,13 @@ impl Stack {
         if let Some(user) = user {
             request = request.header("x-user-id", user);
         }
-        request.send().await.expect("sim answers").json().await.expect("sim JSON")
+        request
+            .send()
+            .await
+            .expect("sim answers")
+            .json()
+            .await
+            .expect("sim JSON")
     }
 }
 
@@ -192,11 +212,47 @@ impl Stack {
 pub fn failure_modes() -> Vec<(&'static str, bff_stack::simulator::Fault, &'static str)> {
     use bff_stack::simulator::Fault;
     vec![
-        ("error status", Fault { error_rate: 1.0, error_status: 500, ..Fault::default() }, "upstream_error"),
-        ("malformed JSON", Fault { malformed: true, ..Fault::default() }, "bad_response"),
-        ("hang", Fault { hang: true, ..Fault::default() }, "timeout"),
-        ("connection reset", Fault { reset: true, ..Fault::default() }, "upstream_error"),
-        ("down", Fault { down: true, ..Fault::default() }, "upstream_error"),
+        (
+            "error status",
+            Fault {
+                error_rate: 1.0,
+                error_status: 500,
+                ..Fault::default()
+            },
+            "upstream_error",
+        ),
+        (
+            "malformed JSON",
+            Fault {
+                malformed: true,
+                ..Fault::default()
+            },
+            "bad_response",
+        ),
+        (
+            "hang",
+            Fault {
+                hang: true,
+                ..Fault::default()
+            },
+            "timeout",
+        ),
+        (
+            "connection reset",
+            Fault {
+                reset: true,
+                ..Fault::default()
+            },
+            "upstream_error",
+        ),
+        (
+            "down",
+            Fault {
+                down: true,
+                ..Fault::default()
+            },
+            "upstream_error",
+        ),
     ]
 }
 

@@ -3,15 +3,15 @@
 //!
 //! The handler owns the order of things:
 //! 1. input, before any upstream call: token (401), `Idempotency-Key`
-//!    (400), media type (415), size (413), body ([`request`], 422);
+//!    (400), media type (415), size (413), body (`request`, 422);
 //! 2. the key's record ([`crate::idempotency`]): a completed request with
 //!    the same body is replayed without calling upstream, another body
 //!    under the key is 422 `idempotency_key_reused`, the same request in
 //!    flight is waited for until our own deadline (then 409
 //!    `idempotency_key_in_progress` with `Retry-After`). A store that
 //!    cannot answer fails closed: 503, no order;
-//! 3. the upstream story ([`flow`]) under the request deadline;
-//! 4. only a 201 is recorded ([`response`]); any other outcome frees the
+//! 3. the upstream story (`flow`) under the request deadline;
+//! 4. only a 201 is recorded (`response`); any other outcome frees the
 //!    key so that a retry can proceed. An order placed upstream whose
 //!    answer we lost (timeout) is found again by that retry, because the
 //!    key is forwarded to orders, which is idempotent by it.
@@ -45,9 +45,10 @@ pub use response::{CheckoutAnswer, PlacedOrder};
 
 use crate::auth::Auth;
 use crate::context::RequestCtx;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::fanout::Fanout;
 use crate::idempotency::{Begin, ClaimGuard, IdempotencyKey, ScopedKey, StoreError};
+use crate::openapi::Problems;
 use crate::platform::Platform;
 
 /// How long a key's in-flight record outlives the owner's deadline before
@@ -55,43 +56,98 @@ use crate::platform::Platform;
 /// work is bounded by the deadline) unless its process died.
 const LEASE_GRACE: Duration = Duration::from_secs(1);
 
-/// The checkout handler.
+/// The problems checkout answers (429 and 500 are the stack's).
+struct CheckoutProblems;
+
+impl utoipa::IntoResponses for CheckoutProblems {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        Problems::new()
+            .case(
+                ApiError::IdempotencyKeyRequired,
+                "the `Idempotency-Key` header is missing",
+            )
+            .case(
+                ApiError::BadRequest(format!(
+                    "Idempotency-Key must be 1 to {} visible ASCII characters",
+                    crate::idempotency::MAX_KEY_LEN
+                )),
+                "the key is empty, too long, not visible ASCII or sent twice (or the body could not be read)",
+            )
+            .auth_required()
+            .case(
+                ApiError::OutOfStock {
+                    product_ids: vec!["p-17".into()],
+                },
+                "a quantity exceeds what inventory has available; `product_ids` names the products",
+            )
+            .case(
+                ApiError::IdempotencyKeyInProgress { retry_after_secs: 1 },
+                "the first request with this key is still in flight and did not finish by this one's deadline",
+            )
+            .case(
+                ApiError::PayloadTooLarge,
+                "the body is over the limit (64 KiB by default)",
+            )
+            .case(
+                ApiError::UnsupportedMediaType,
+                "the `Content-Type` is not `application/json`",
+            )
+            .case(
+                ApiError::Unprocessable("lines[0].quantity must be between 1 and 99".into()),
+                "the body is not valid JSON of the documented shape, or names a product pricing or inventory \
+                 does not know (`detail` names the field or the products)",
+            )
+            .case(
+                ApiError::IdempotencyKeyReused,
+                "this user sent the key before with a different body",
+            )
+            .case(
+                ApiError::UpstreamUnavailable,
+                "pricing, inventory, orders or the idempotency store failed; no order was placed",
+            )
+            .case(
+                ApiError::UpstreamTimeout,
+                "no answer by the deadline; retry with the same key (an order placed meanwhile is found again)",
+            )
+            .build()
+    }
+}
+
+/// Places an order.
+///
+/// Places an order from pricing's current (discounted) prices, if every
+/// product is known and in stock. Idempotent: the same `Idempotency-Key`
+/// with the same body from the same user replays the first 201 without
+/// placing another order (the replay carries `Idempotent-Replayed: true`).
+/// Only a 201 is recorded: after any failure the key may be retried.
 #[utoipa::path(
     post,
     path = "/v1/checkout",
     tag = "checkout",
     operation_id = "checkout",
-    description = "Places an order from pricing's current (discounted) prices, if every product is known and in \
-        stock. Idempotent: the same Idempotency-Key with the same body from the same user replays the first 201 \
-        without placing another order (the replay carries `Idempotent-Replayed: true`). Only a 201 is recorded: \
-        after any failure the key may be retried.",
     params(
         ("Idempotency-Key" = String, Header,
             description = "Client-chosen key, 1 to 255 visible ASCII characters, unique per intended order; \
                 scoped to the user. Records are kept 24 hours by default.",
+            min_length = 1, max_length = 255, pattern = r"^[!-~]+$",
             example = "checkout-7d3f6a")
     ),
-    request_body(content = CheckoutRequest, content_type = "application/json"),
+    request_body(content = CheckoutRequest, content_type = "application/json",
+        example = json!({"lines": [{"product_id": "p-1", "quantity": 2}]})),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The order was placed (or this is the replay of the request that placed it)",
-            body = CheckoutAnswer),
-        (status = 400, description = "`idempotency_key_required`, or `invalid_request` for a malformed key",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthorized`, `invalid_token` or `token_expired`",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`out_of_stock` (with `product_ids`), or `idempotency_key_in_progress` \
-            (with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`: the body must be application/json",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_request` (bad body, unknown product) or `idempotency_key_reused`",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`upstream_unavailable`: pricing, inventory, orders or the idempotency \
-            store failed; no order was placed", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`upstream_timeout`: no answer by the deadline; retry with the same key",
-            body = Problem, content_type = "application/problem+json"),
+            body = CheckoutAnswer,
+            headers(
+                ("Cache-Control" = String, description = "`private, no-store`"),
+                ("Server-Timing" = String, description = "One entry per step (`prices`, `stock`, `order`), \
+                    on the answer that placed the order"),
+                ("Idempotent-Replayed" = String, description = "`true` on a replay of the first answer"),
+            ),
+            example = json!({"order": {"id": "o-new-1", "status": "placed", "total_cents": 36598,
+                "currency": "USD"}, "meta": {"request_id": "5b0f3c2e-8d4a-4e7b-9a61-3f2c1d0e9b87",
+                "partial": false, "degraded": [], "stale": []}})),
+        CheckoutProblems,
     )
 )]
 pub async fn checkout(

@@ -21,7 +21,10 @@ static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// The 201 answer of `POST /v1/checkout`.
+// `deny_unknown_fields` (here and below) only tells the OpenAPI schema the
+// shape is exact.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CheckoutAnswer {
     /// The placed order.
     pub order: PlacedOrder,
@@ -31,6 +34,7 @@ pub struct CheckoutAnswer {
 
 /// A placed order, as the client sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PlacedOrder {
     /// Order id, for `GET /v1/orders/{id}`.
     pub id: String,
