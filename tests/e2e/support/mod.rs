@@ -101,11 +101,21 @@ impl Answer {
         }
     }
 
-    /// Asserts a 200 partial answer with exactly these degraded entries.
+    /// Asserts a 200 answer with exactly these degraded entries, in order.
     pub fn assert_degraded(&self, expected: &[(&str, &str)]) {
+        self.assert_degraded_as(expected, false);
+    }
+
+    /// Asserts a 200 answer with exactly these degraded entries, in any
+    /// order (for sections that fail concurrently).
+    pub fn assert_degraded_in_any_order(&self, expected: &[(&str, &str)]) {
+        self.assert_degraded_as(expected, true);
+    }
+
+    fn assert_degraded_as(&self, expected: &[(&str, &str)], any_order: bool) {
         assert_eq!(self.status, 200, "body: {}", self.text);
         let body = self.json();
-        let degraded: Vec<(String, String)> = body["meta"]["degraded"]
+        let mut degraded: Vec<(String, String)> = body["meta"]["degraded"]
             .as_array()
             .expect("degraded list")
             .iter()
@@ -116,10 +126,14 @@ impl Answer {
                 )
             })
             .collect();
-        let expected: Vec<(String, String)> = expected
+        let mut expected: Vec<(String, String)> = expected
             .iter()
             .map(|(s, r)| ((*s).to_owned(), (*r).to_owned()))
             .collect();
+        if any_order {
+            degraded.sort();
+            expected.sort();
+        }
         assert_eq!(degraded, expected, "body: {}", self.text);
         assert_eq!(body["meta"]["partial"], !expected.is_empty());
         if expected.is_empty() {
