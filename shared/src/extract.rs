@@ -8,7 +8,8 @@ use crate::backends::is_valid_id;
 use crate::error::ApiError;
 
 /// The `detail` of the 400 that refuses a malformed id.
-pub const MALFORMED_ID: &str = "malformed id: expected 1 to 64 letters, digits, '.', '_', ':' or '-'";
+pub const MALFORMED_ID: &str =
+    "malformed id: expected 1 to 64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit";
 
 /// A resource id from the path's single parameter, checked by
 /// [`is_valid_id`] before it goes anywhere near an upstream URL.

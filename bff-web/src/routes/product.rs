@@ -113,7 +113,7 @@ impl utoipa::IntoResponses for ProductProblems {
     operation_id = "getProduct",
     params(
         ("id" = String, Path, description = "Product id", example = "p-1", min_length = 1, max_length = 64,
-            pattern = r"^[A-Za-z0-9._:-]+$"),
+            pattern = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
         ("If-None-Match" = Option<String>, Header,
             description = "An `ETag` of an earlier answer: 304 when the page has not changed since"),
     ),

@@ -36,10 +36,17 @@ where
 }
 
 /// Whether `id` is a plausible resource id to put into an upstream path:
-/// 1 to 64 characters, each a letter, digit, `.`, `_`, `:` or `-`.
-/// Anything else is refused with 400 before any upstream is called.
+/// 1 to 64 characters, each a letter, digit, `.`, `_`, `:` or `-`, the
+/// first a letter or digit (DESIGN.md section 4). Anything else is refused
+/// with 400 before any upstream is called.
+///
+/// The first-character rule is what keeps `.` and `..` (however they were
+/// encoded: the router has decoded them by now) out of upstream paths: an
+/// HTTP client or proxy would resolve `/orders/..` to `/`, letting a client
+/// reach an upstream path that no route names.
 pub fn is_valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
+        && id.as_bytes()[0].is_ascii_alphanumeric()
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
@@ -48,6 +55,30 @@ pub fn is_valid_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_start_with_a_letter_or_digit_so_dot_segments_never_pass() {
+        for ok in ["p-1", "o-1-1", "A", "9", "a.b", "x:y_z-1", &"a".repeat(64)] {
+            assert!(is_valid_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "-p",
+            "_p",
+            ":p",
+            "a/b",
+            "a b",
+            "a%2e",
+            "ü",
+            "a\n",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+        }
+    }
 
     #[tokio::test]
     async fn a_batch_without_the_product_is_not_found() {

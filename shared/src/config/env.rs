@@ -51,6 +51,20 @@ pub mod vars {
     pub const CACHE_MAX_BYTES: &str = "BFF_CACHE_MAX_BYTES";
     /// Idempotency record lifetime, seconds.
     pub const IDEMPOTENCY_TTL_SECS: &str = "BFF_IDEMPOTENCY_TTL_SECS";
+    /// Time to send a complete request head, ms.
+    pub const HEADER_TIMEOUT_MS: &str = "BFF_HEADER_TIMEOUT_MS";
+    /// Idle keep-alive connection lifetime, ms.
+    pub const IDLE_TIMEOUT_MS: &str = "BFF_IDLE_TIMEOUT_MS";
+    /// Client connections served at once.
+    pub const MAX_CONNECTIONS: &str = "BFF_MAX_CONNECTIONS";
+    /// CIDRs whose `X-Forwarded-For` is believed, comma separated.
+    pub const TRUSTED_PROXIES: &str = "BFF_TRUSTED_PROXIES";
+    /// Largest upstream answer read, bytes.
+    pub const UPSTREAM_MAX_BODY_BYTES: &str = "BFF_UPSTREAM_MAX_BODY_BYTES";
+    /// Bound on each Redis call, ms.
+    pub const REDIS_TIMEOUT_MS: &str = "BFF_REDIS_TIMEOUT_MS";
+    /// Background JWKS refresh period, seconds.
+    pub const JWT_JWKS_REFRESH_SECS: &str = "BFF_JWT_JWKS_REFRESH_SECS";
 
     /// `BFF_UPSTREAM_<NAME>_<SUFFIX>` for upstream `name`.
     pub fn upstream(name: &str, suffix: &str) -> String {
@@ -84,6 +98,70 @@ pub(super) fn parse_url(name: &str, value: &str) -> Result<String, ConfigError> 
 
 pub(super) fn millis(name: &str, value: &str) -> Result<Duration, ConfigError> {
     parse::<u64>(name, value, "a whole number of milliseconds").map(Duration::from_millis)
+}
+
+/// Like [`millis`], refusing 0 (for timeouts where 0 would mean "never").
+pub(super) fn positive_millis(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    positive(name, value, "a whole number of milliseconds, at least 1").map(Duration::from_millis)
+}
+
+/// A whole number of at least 1.
+pub(super) fn positive<T: FromStr + PartialEq + Default>(
+    name: &str,
+    value: &str,
+    what: &str,
+) -> Result<T, ConfigError> {
+    let n: T = parse(name, value, what)?;
+    if n == T::default() {
+        return Err(ConfigError::new(
+            name,
+            format!("invalid value {value:?}: expected {what}"),
+        ));
+    }
+    Ok(n)
+}
+
+/// A JWKS URL: an http(s) URL that is `https` unless its host is loopback
+/// (`127.0.0.0/8`, `[::1]`, `localhost`), so keys are never fetched over
+/// a network in clear text.
+pub(super) fn parse_jwks_url(name: &str, value: &str) -> Result<String, ConfigError> {
+    let url = parse_url(name, value)?;
+    let parsed = reqwest::Url::parse(&url).map_err(|_| ConfigError::new(name, "invalid URL"))?;
+    let loopback = parsed.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    if parsed.scheme() != "https" && !loopback {
+        return Err(ConfigError::new(
+            name,
+            format!("invalid value {value:?}: a JWKS URL must be https:// (http:// only on a loopback host)"),
+        ));
+    }
+    Ok(url)
+}
+
+/// Comma-separated CIDRs (`10.0.0.0/8`, `::1/128`) or bare addresses.
+pub(super) fn trusted_proxies(name: &str, value: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|cidr| {
+            cidr.parse::<ipnet::IpNet>()
+                .map(|net| net.trunc())
+                .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        name,
+                        format!("invalid CIDR {cidr:?}: expected addresses such as 10.0.0.0/8 or ::1/128"),
+                    )
+                })
+        })
+        .collect()
 }
 
 pub(super) fn log_format(name: &str, value: &str) -> Result<LogFormat, ConfigError> {
@@ -130,7 +208,7 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
         s.jwt.public_key_file = Some(v.into());
     }
     if let Some(v) = get(env, JWT_JWKS_URL) {
-        s.jwt.jwks_url = Some(parse_url(JWT_JWKS_URL, v)?);
+        s.jwt.jwks_url = Some(parse_jwks_url(JWT_JWKS_URL, v)?);
     }
     if let Some(v) = get(env, JWT_ISSUER) {
         s.jwt.issuer = Some(v.to_owned());
@@ -194,6 +272,31 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
         s.idempotency_ttl =
             std::time::Duration::from_secs(parse(IDEMPOTENCY_TTL_SECS, v, "a whole number of seconds")?);
     }
+    if let Some(v) = get(env, HEADER_TIMEOUT_MS) {
+        s.edge.header_timeout = positive_millis(HEADER_TIMEOUT_MS, v)?;
+    }
+    if let Some(v) = get(env, IDLE_TIMEOUT_MS) {
+        s.edge.idle_timeout = positive_millis(IDLE_TIMEOUT_MS, v)?;
+    }
+    if let Some(v) = get(env, MAX_CONNECTIONS) {
+        s.edge.max_connections = positive(MAX_CONNECTIONS, v, "a whole number of connections, at least 1")?;
+    }
+    if let Some(v) = get(env, TRUSTED_PROXIES) {
+        s.edge.trusted_proxies = trusted_proxies(TRUSTED_PROXIES, v)?;
+    }
+    if let Some(v) = get(env, UPSTREAM_MAX_BODY_BYTES) {
+        s.upstream_max_body_bytes = positive(UPSTREAM_MAX_BODY_BYTES, v, "a whole number of bytes, at least 1")?;
+    }
+    if let Some(v) = get(env, REDIS_TIMEOUT_MS) {
+        s.redis_timeout = positive_millis(REDIS_TIMEOUT_MS, v)?;
+    }
+    if let Some(v) = get(env, JWT_JWKS_REFRESH_SECS) {
+        s.jwt.jwks_refresh = Duration::from_secs(positive(
+            JWT_JWKS_REFRESH_SECS,
+            v,
+            "a whole number of seconds, at least 1",
+        )?);
+    }
     Ok(())
 }
 
@@ -256,6 +359,55 @@ mod tests {
     }
 
     #[test]
+    fn edge_variables_are_read_and_proxies_accept_cidrs_and_bare_addresses() {
+        let s = load(
+            defaults(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("BFF_HEADER_TIMEOUT_MS", "1500"),
+                ("BFF_IDLE_TIMEOUT_MS", "2500"),
+                ("BFF_MAX_CONNECTIONS", "7"),
+                ("BFF_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1 ,fd00::/64"),
+                ("BFF_UPSTREAM_MAX_BODY_BYTES", "1024"),
+                ("BFF_REDIS_TIMEOUT_MS", "20"),
+                ("BFF_JWT_JWKS_REFRESH_SECS", "30"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.edge.header_timeout, Duration::from_millis(1500));
+        assert_eq!(s.edge.idle_timeout, Duration::from_millis(2500));
+        assert_eq!(s.edge.max_connections, 7);
+        let proxies: Vec<String> = s.edge.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "127.0.0.1/32", "fd00::/64"]);
+        assert_eq!(s.upstream_max_body_bytes, 1024);
+        assert_eq!(s.redis_timeout, Duration::from_millis(20));
+        assert_eq!(s.jwt.jwks_refresh, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_jwks_url_must_be_https_unless_it_is_on_loopback() {
+        for ok in [
+            "https://idp.example.com/jwks.json",
+            "http://127.0.0.1:9000/jwks",
+            "http://127.8.9.1/jwks",
+            "http://[::1]:9000/jwks",
+            "http://localhost:9000/jwks",
+        ] {
+            let s = load(defaults(), None, &env(&[("BFF_JWT_JWKS_URL", ok)]));
+            assert!(s.is_ok(), "{ok}: {s:?}");
+        }
+        for bad in [
+            "http://idp.example.com/jwks",
+            "http://10.0.0.1/jwks",
+            "http://localhost.example.com/jwks",
+        ] {
+            let err = load(defaults(), None, &env(&[("BFF_JWT_JWKS_URL", bad)])).unwrap_err();
+            assert_eq!(err.variable, "BFF_JWT_JWKS_URL", "{bad}");
+        }
+    }
+
+    #[test]
     fn a_missing_jwt_key_names_all_three_variables() {
         let err = load(defaults(), None, &env(&[])).unwrap_err().to_string();
         assert!(err.contains("BFF_JWT_HS256_SECRET"), "{err}");
@@ -273,6 +425,15 @@ mod tests {
             ("BFF_LOG_FORMAT", "xml"),
             ("BFF_CORS_ORIGINS", "not an origin"),
             ("BFF_MAX_BODY_BYTES", "-1"),
+            ("BFF_HEADER_TIMEOUT_MS", "0"),
+            ("BFF_IDLE_TIMEOUT_MS", "later"),
+            ("BFF_MAX_CONNECTIONS", "0"),
+            ("BFF_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("BFF_TRUSTED_PROXIES", "nginx"),
+            ("BFF_UPSTREAM_MAX_BODY_BYTES", "0"),
+            ("BFF_REDIS_TIMEOUT_MS", "0"),
+            ("BFF_JWT_JWKS_REFRESH_SECS", "0"),
+            ("BFF_JWT_JWKS_URL", "http://keys.example.com/jwks.json"),
         ] {
             let err = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s"), (var, value)])).unwrap_err();
             assert_eq!(err.variable, var);

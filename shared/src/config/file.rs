@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::env::{cors_origins, log_format, parse, parse_url};
+use super::env::{cors_origins, log_format, parse, parse_jwks_url, parse_url, trusted_proxies};
 use super::{ConfigError, Settings, UpstreamSettings};
 
 #[derive(Deserialize, Default)]
@@ -32,6 +32,10 @@ struct File {
     redis_url: Option<String>,
     cors_origins: Option<Vec<String>>,
     idempotency_ttl_secs: Option<u64>,
+    upstream_max_body_bytes: Option<usize>,
+    redis_timeout_ms: Option<u64>,
+    #[serde(default)]
+    edge: Edge,
     #[serde(default)]
     jwt: Jwt,
     #[serde(default)]
@@ -54,6 +58,16 @@ struct Jwt {
     jwks_url: Option<String>,
     issuer: Option<String>,
     audience: Option<String>,
+    jwks_refresh_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Edge {
+    header_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -132,7 +146,28 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
     s.jwt.hs256_secret = jwt.hs256_secret.or(s.jwt.hs256_secret.take());
     s.jwt.public_key_file = jwt.public_key_file.map(Into::into).or(s.jwt.public_key_file.take());
     if let Some(v) = jwt.jwks_url {
-        s.jwt.jwks_url = Some(parse_url(&key("jwt.jwks_url"), &v)?);
+        s.jwt.jwks_url = Some(parse_jwks_url(&key("jwt.jwks_url"), &v)?);
+    }
+    if let Some(v) = jwt.jwks_refresh_secs {
+        s.jwt.jwks_refresh = Duration::from_secs(at_least_1(&key("jwt.jwks_refresh_secs"), v)?);
+    }
+    if let Some(v) = file.upstream_max_body_bytes {
+        s.upstream_max_body_bytes = at_least_1(&key("upstream_max_body_bytes"), v as u64)? as usize;
+    }
+    if let Some(v) = file.redis_timeout_ms {
+        s.redis_timeout = ms(at_least_1(&key("redis_timeout_ms"), v)?);
+    }
+    if let Some(v) = file.edge.header_timeout_ms {
+        s.edge.header_timeout = ms(at_least_1(&key("edge.header_timeout_ms"), v)?);
+    }
+    if let Some(v) = file.edge.idle_timeout_ms {
+        s.edge.idle_timeout = ms(at_least_1(&key("edge.idle_timeout_ms"), v)?);
+    }
+    if let Some(v) = file.edge.max_connections {
+        s.edge.max_connections = at_least_1(&key("edge.max_connections"), v as u64)? as usize;
+    }
+    if let Some(v) = file.edge.trusted_proxies {
+        s.edge.trusted_proxies = trusted_proxies(&key("edge.trusted_proxies"), &v.join(","))?;
     }
     s.jwt.issuer = jwt.issuer.or(s.jwt.issuer.take());
     s.jwt.audience = jwt.audience.or(s.jwt.audience.take());
@@ -179,6 +214,13 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
         apply_upstream(target, up, &key(&format!("upstreams.{name}.url")))?;
     }
     Ok(())
+}
+
+fn at_least_1(key: &str, v: u64) -> Result<u64, ConfigError> {
+    if v == 0 {
+        return Err(ConfigError::new(key, "must be at least 1"));
+    }
+    Ok(v)
 }
 
 fn apply_upstream(target: &mut UpstreamSettings, up: Upstream, url_key: &str) -> Result<(), ConfigError> {

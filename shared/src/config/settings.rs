@@ -51,6 +51,16 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// How long idempotency records of checkout are kept. Default: 24 h.
     pub idempotency_ttl: Duration,
+    /// The client-facing edge: slow clients, connection cap, trusted proxies
+    /// (DESIGN.md section 12).
+    pub edge: EdgeSettings,
+    /// `BFF_UPSTREAM_MAX_BODY_BYTES`: the largest upstream answer read; a
+    /// larger one is `bad_response` and its connection is dropped.
+    /// Default: 8 MiB.
+    pub upstream_max_body_bytes: usize,
+    /// `BFF_REDIS_TIMEOUT_MS`: bound on each Redis call (also bounded by
+    /// what remains of the request's deadline). Default: 50 ms.
+    pub redis_timeout: Duration,
 }
 
 impl Settings {
@@ -79,6 +89,9 @@ impl Settings {
             log_format: LogFormat::Auto,
             cache: CacheSettings::default(),
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            edge: EdgeSettings::default(),
+            upstream_max_body_bytes: 8 * 1024 * 1024,
+            redis_timeout: Duration::from_millis(50),
         }
     }
 
@@ -185,7 +198,7 @@ impl Default for BreakerSettings {
 }
 
 /// How bearer tokens are verified; exactly one key source must be set.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct JwtSettings {
     /// `BFF_JWT_HS256_SECRET`.
     pub hs256_secret: Option<String>,
@@ -197,6 +210,52 @@ pub struct JwtSettings {
     pub issuer: Option<String>,
     /// `BFF_JWT_AUDIENCE`: required `aud` when set.
     pub audience: Option<String>,
+    /// `BFF_JWT_JWKS_REFRESH_SECS`: background JWKS refresh period, so a
+    /// key removed from the set stops being accepted within one period.
+    /// Default: 300 s.
+    pub jwks_refresh: Duration,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            hs256_secret: None,
+            public_key_file: None,
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            jwks_refresh: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The client-facing edge (DESIGN.md section 12).
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// `BFF_HEADER_TIMEOUT_MS`: time a connection has to send a complete
+    /// request head (the first from opening, later ones from their first
+    /// byte), else it is closed. Default: 10 s.
+    pub header_timeout: Duration,
+    /// `BFF_IDLE_TIMEOUT_MS`: a keep-alive connection with no byte of a new
+    /// request for this long is closed. Default: 60 s.
+    pub idle_timeout: Duration,
+    /// `BFF_MAX_CONNECTIONS`: client connections served at once; further
+    /// ones wait in the listen backlog. Default: 10000.
+    pub max_connections: usize,
+    /// `BFF_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed.
+    /// Default: none (the header is ignored).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Default for EdgeSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// Per-client-key rate limit; 0 in either field turns it off.

@@ -58,7 +58,7 @@ fn no_such_order() -> ApiError {
     tag = "orders",
     operation_id = "getOrder",
     params(("id" = String, Path, description = "Order id", example = "o-1-1", min_length = 1, max_length = 64,
-        pattern = r"^[A-Za-z0-9._:-]+$")),
+        pattern = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The order, as the orders service answered it", body = Order,

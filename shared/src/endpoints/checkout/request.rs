@@ -42,7 +42,12 @@ pub struct CheckoutRequest {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutLine {
     /// Product id; each product at most once per checkout.
-    #[schema(example = "p-1", min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._:-]+$")]
+    #[schema(
+        example = "p-1",
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    )]
     pub product_id: String,
     /// Units to order.
     #[schema(example = 2, minimum = 1, maximum = 99)]
