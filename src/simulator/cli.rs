@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! bff-stack simulate --latency-ms 10 --fault orders:error_rate=0.5,error_status=503 --fault reviews:hang
+//! bff-stack simulate --fault catalog:truncate,chunked,fault_rate=0.2 --fault orders:stall_body
 //! ```
 
 use std::net::IpAddr;
@@ -28,8 +29,11 @@ pub struct SimulateArgs {
     pub control_port: u16,
     /// A fault from the start, as SERVICE:KEY=VALUE[,KEY=VALUE...] with the
     /// keys latency_ms, jitter_ms, error_rate, error_status, hang, malformed,
-    /// reset, down (a bare boolean key means true). SERVICE may be `all`.
-    /// Repeatable; later flags override earlier ones key by key.
+    /// reset, down, truncate (half the body, then a reset), stall_body (half
+    /// the body, then nothing), chunked (no Content-Length) and fault_rate
+    /// (the share of requests faulted, default 1); a bare boolean key means
+    /// true. SERVICE may be `all`. Repeatable; later flags override earlier
+    /// ones key by key.
     #[arg(long = "fault", value_name = "SERVICE:KEY=VALUE,...")]
     pub fault: Vec<String>,
     /// Latency for every service, in milliseconds (a --fault may override it).
@@ -179,6 +183,8 @@ mod tests {
             "users:latency_ms=3",
             "--fault",
             "reviews:hang",
+            "--fault",
+            "catalog:truncate,chunked,fault_rate=0.2",
         ])
         .expect("valid flags");
         assert_eq!(
@@ -192,6 +198,16 @@ mod tests {
         );
         assert_eq!(fault_of(&config, Service::Users).latency_ms, 3);
         assert!(fault_of(&config, Service::Reviews).hang);
+        assert_eq!(
+            fault_of(&config, Service::Catalog),
+            Fault {
+                latency_ms: 10,
+                truncate: true,
+                chunked: true,
+                fault_rate: 0.2,
+                ..Fault::default()
+            }
+        );
         assert_eq!(fault_of(&config, Service::Pricing).latency_ms, 10);
     }
 
@@ -202,6 +218,8 @@ mod tests {
             (&["--fault", "users"][..], "--fault users"),
             (&["--fault", "users:latency_ms=slow"][..], "latency_ms"),
             (&["--fault", "users:error_rate=1.5"][..], "error_rate"),
+            (&["--fault", "users:fault_rate=2"][..], "fault_rate"),
+            (&["--fault", "users:truncate,stall_body"][..], "stall_body"),
             (&["--host", "localhost:1"][..], "--host"),
             (&["--base-port", "65530"][..], "--base-port"),
         ] {

@@ -13,8 +13,17 @@
 //!
 //! An unknown service is 404 `{"error":"not_found"}`; a bad fault is 400.
 //!
+//! A fault's fields (all optional; see [`Fault`]): `latency_ms`,
+//! `jitter_ms`, `error_rate`, `error_status`, `hang`, `malformed`, `reset`,
+//! `down`; the body faults `truncate` (real status and headers, half the
+//! body, then a reset), `stall_body` (half the body, then nothing), and
+//! `chunked` (no `Content-Length`, so the cut falls in a chunked body); and
+//! `fault_rate`, the share of requests the fault applies to (default 1).
+//!
 //! ```sh
 //! curl -X PUT localhost:9100/faults/orders -d '{"latency_ms": 200, "jitter_ms": 50}'
+//! # A third of the orders answers stop half-way, chunked:
+//! curl -X PUT localhost:9100/faults/orders -d '{"stall_body": true, "chunked": true, "fault_rate": 0.33}'
 //! ```
 
 use axum::body::Bytes;

@@ -1,6 +1,8 @@
 //! The layer in front of every service: counts and records each request,
-//! then applies the service's current [`Fault`] before (or instead of)
-//! letting the handler answer. Handlers know nothing of faults.
+//! draws whether the service's current [`Fault`] applies to it
+//! (`fault_rate`), then applies it before (or instead of) letting the
+//! handler answer, and has `body.rs` reshape the answer for the body
+//! faults. Handlers know nothing of faults.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 
+use super::body;
 use super::fault::Fault;
 use super::listener::ConnHandle;
 use super::port::Port;
@@ -69,14 +72,30 @@ pub(crate) async fn inject(State(port): State<Arc<Port>>, request: Request, next
         answered_at_ms: None,
     });
 
-    let response = match decide(&port, &port.fault(), conn.as_ref()).await {
+    let fault = port.fault();
+    // A request the draw spares meets a healthy service; `down` is a state
+    // of the port, not of one request, so it is never spared.
+    let fault = if fault.down || applies(fault.fault_rate) {
+        fault
+    } else {
+        Fault::default()
+    };
+    let mut response = match decide(&port, &fault, conn.as_ref()).await {
         Verdict::Silent(response) => return response,
         Verdict::Answer(response) => response,
         Verdict::Serve if !readable => error_body(StatusCode::BAD_REQUEST, "invalid_request"),
         Verdict::Serve => next.run(Request::from_parts(parts, Body::from(body))).await,
     };
+    if fault.shapes_body() {
+        response = body::shape(port.clone(), &fault, conn, response).await;
+    }
     port.recorder.answered(seq, port.now_ms());
     response
+}
+
+/// Draws whether a fault with this `fault_rate` applies to one request.
+fn applies(fault_rate: f64) -> bool {
+    fault_rate >= 1.0 || (fault_rate > 0.0 && rand::random::<f64>() < fault_rate)
 }
 
 async fn decide(port: &Port, fault: &Fault, conn: Option<&ConnHandle>) -> Verdict {

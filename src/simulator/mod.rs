@@ -4,10 +4,10 @@
 //!
 //! It exists for the demo, the end-to-end tests and the benchmarks. Each
 //! file owns one concern: `services/` what the backends answer, `data` the
-//! deterministic generation, `fault` and `inject` how a service misbehaves,
-//! `record` what it received, `listener` ports that can go down and come
-//! back, `server` start and stop, `control` the run-time JSON API, `cli` the
-//! `simulate` subcommand.
+//! deterministic generation, `fault`, `inject` and `body` how a service
+//! misbehaves, `record` what it received, `listener` ports that can go down
+//! and come back, `server` start and stop, `control` the run-time JSON API,
+//! `cli` the `simulate` subcommand.
 //!
 //! ```no_run
 //! use bff_stack::simulator::{Fault, Service, Simulator, SimulatorConfig};
@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod body;
 mod cli;
 mod control;
 mod data;

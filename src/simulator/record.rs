@@ -26,7 +26,8 @@ pub struct RecordedRequest {
     pub body: String,
     /// When it arrived, in milliseconds since the simulator started.
     pub received_at_ms: u64,
-    /// When its answer left, if one did (not for hang, reset or down).
+    /// When its answer left, if one did (not for hang, reset or down); for
+    /// a cut or stalled body, when its status and headers left.
     pub answered_at_ms: Option<u64>,
 }
 
