@@ -45,3 +45,4 @@ pub use fault::Fault;
 pub use record::RecordedRequest;
 pub use server::{Simulator, SimulatorConfig};
 pub use service::Service;
+pub use services::PlacedOrder;

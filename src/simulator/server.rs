@@ -18,7 +18,7 @@ use super::listener::{ConnHandle, Gate, GateListener};
 use super::port::Port;
 use super::record::RecordedRequest;
 use super::service::Service;
-use super::services::{self, Stores};
+use super::services::{self, OrderBook, PlacedOrder, Stores};
 use super::sync::lock;
 
 /// How long `shutdown` waits for in-flight requests before cutting them off.
@@ -64,6 +64,8 @@ struct Shared {
     /// Indexed by [`Service::index`].
     ports: Vec<Arc<Port>>,
     control: Option<SocketAddr>,
+    /// The orders service's placed orders, for [`Simulator::placed_orders`].
+    orders: Arc<OrderBook>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -121,6 +123,7 @@ impl Simulator {
             shared: Arc::new(Shared {
                 ports,
                 control,
+                orders: stores.orders.clone(),
                 shutdown,
                 tasks: Mutex::new(tasks),
             }),
@@ -175,6 +178,13 @@ impl Simulator {
     /// The last 1000 requests `service` received, oldest first.
     pub fn requests(&self, service: Service) -> Vec<RecordedRequest> {
         self.port(service).requests()
+    }
+
+    /// The orders placed through the orders service's `POST /orders`
+    /// (the last 100,000), oldest first, each with its idempotency key.
+    /// Not cleared by [`Simulator::reset_counters`]: the orders stay placed.
+    pub fn placed_orders(&self) -> Vec<PlacedOrder> {
+        self.shared.orders.placed()
     }
 
     /// Zeroes every service's count and forgets their recorded requests.

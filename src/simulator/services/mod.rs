@@ -26,6 +26,7 @@ use super::service::Service;
 
 pub(crate) use catalog::ProductCache;
 pub(crate) use orders::OrderBook;
+pub use orders::PlacedOrder;
 
 /// `limit` when the query has none.
 const DEFAULT_LIMIT: usize = 10;

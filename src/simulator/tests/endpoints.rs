@@ -177,6 +177,21 @@ async fn placing_an_order_is_idempotent_per_key_and_the_order_is_then_listed_fir
     );
     let (_, other) = place(&h, Some("key-2"), &body).await;
     assert_ne!(other["id"], order["id"], "a new key is a new order");
+    let placed: Vec<(String, String, String)> = h
+        .sim
+        .placed_orders()
+        .into_iter()
+        .map(|p| (p.user_id, p.idempotency_key, p.order_id))
+        .collect();
+    let id_of = |order: &Value| order["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        placed,
+        [
+            ("u-9".to_owned(), "key-1".to_owned(), id_of(&order)),
+            ("u-9".to_owned(), "key-2".to_owned(), id_of(&other)),
+        ],
+        "one placed order per key, with its key"
+    );
 
     let id = order["id"].as_str().expect("id");
     let fetched = h

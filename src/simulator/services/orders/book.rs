@@ -11,6 +11,19 @@ use crate::simulator::sync::lock;
 /// Placed orders kept.
 const MAX_PLACED: usize = 100_000;
 
+/// One order placed through `POST /orders`, with the key that placed it:
+/// what tests compare with the keys their clients sent, to show that no
+/// key placed two orders and none was lost.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlacedOrder {
+    /// The `user_id` of the order's body.
+    pub user_id: String,
+    /// The `Idempotency-Key` it was placed under.
+    pub idempotency_key: String,
+    /// Its id (`o-new-N`).
+    pub order_id: String,
+}
+
 /// The placed orders; every method takes the lock once and never awaits.
 #[derive(Default)]
 pub(crate) struct OrderBook {
@@ -53,6 +66,20 @@ impl OrderBook {
             book.forget_oldest();
         }
         order
+    }
+
+    /// Every kept placed order, oldest first.
+    pub(crate) fn placed(&self) -> Vec<PlacedOrder> {
+        let book = lock(&self.inner);
+        book.fifo
+            .iter()
+            .filter_map(|id| book.by_id.get(id))
+            .map(|(order, key)| PlacedOrder {
+                user_id: order.user_id.clone(),
+                idempotency_key: key.clone(),
+                order_id: order.id.clone(),
+            })
+            .collect()
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Order> {

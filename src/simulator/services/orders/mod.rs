@@ -21,6 +21,7 @@ use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use book::OrderBook;
+pub use book::PlacedOrder;
 
 use super::catalog::product_number;
 use super::users::user_number;
