@@ -7,6 +7,9 @@ use axum::http::request::Parts;
 use crate::backends::is_valid_id;
 use crate::error::ApiError;
 
+#[cfg(test)]
+mod props;
+
 /// The `detail` of the 400 that refuses a malformed id.
 pub const MALFORMED_ID: &str =
     "malformed id: expected 1 to 64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit";

@@ -39,7 +39,9 @@ pub(crate) async fn shape(port: Arc<Port>, fault: &Fault, conn: Option<ConnHandl
     if !fault.chunked {
         // A stream body has no known length, so hyper would send it chunked;
         // the header makes it announce the whole answer's length instead.
-        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     }
     let half = bytes.slice(..bytes.len() / 2);
     let body: BoxStream<'static, io::Result<Bytes>> = if fault.truncate {
@@ -49,14 +51,20 @@ pub(crate) async fn shape(port: Arc<Port>, fault: &Fault, conn: Option<ConnHandl
                 // SO_LINGER 0: the close that follows the error is a TCP RST.
                 conn.abort();
             }
-            Err(io::Error::new(io::ErrorKind::ConnectionReset, "body cut off by the simulator"))
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "body cut off by the simulator",
+            ))
         };
         stream::once(async { Ok(half) }).chain(stream::once(cut)).boxed()
     } else if fault.stall_body {
         let stall = async move {
             // Hyper drops this stream when the client closes the connection.
             port.until_shutdown().await;
-            Err(io::Error::new(io::ErrorKind::ConnectionReset, "simulator shutting down"))
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "simulator shutting down",
+            ))
         };
         stream::once(async { Ok(half) }).chain(stream::once(stall)).boxed()
     } else {

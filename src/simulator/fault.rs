@@ -238,7 +238,12 @@ mod tests {
         assert!(fault.set("stall_body", None).unwrap_err().contains("stall_body"));
         let mut fault = Fault::default();
         assert!(fault.set("fault_rate", Some("1.5")).unwrap_err().contains("fault_rate"));
-        assert!(fault.set("fault_rate", Some("-0.1")).unwrap_err().contains("fault_rate"));
+        assert!(
+            fault
+                .set("fault_rate", Some("-0.1"))
+                .unwrap_err()
+                .contains("fault_rate")
+        );
         let parsed: Fault = serde_json::from_str(r#"{"stall_body": true, "fault_rate": 0.5}"#).expect("json");
         assert!(parsed.stall_body && parsed.fault_rate == 0.5 && !parsed.truncate);
     }

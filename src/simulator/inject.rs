@@ -23,8 +23,10 @@ use super::record::RecordedRequest;
 const MAX_BODY_BYTES: usize = 1 << 20;
 /// How long a reset waits for hyper to drop the connection before cutting it.
 const SEVER_AFTER: Duration = Duration::from_millis(200);
-/// What a `malformed` service sends: starts like JSON, is not JSON.
-const MALFORMED_BODY: &str = r#"{"items": [{"id": "p-1", "name": "Trunc"#;
+/// What a `malformed` service sends: starts like JSON, is not JSON. Public
+/// so that a test can tell a pass-through that passed this complete (if
+/// invalid) answer on unchanged from one that cut a valid answer short.
+pub const MALFORMED_BODY: &str = r#"{"items": [{"id": "p-1", "name": "Trunc"#;
 
 /// What the fault decided for one request.
 enum Verdict {

@@ -42,6 +42,7 @@ mod tests;
 
 pub use cli::{SimulateArgs, run};
 pub use fault::Fault;
+pub use inject::MALFORMED_BODY;
 pub use record::RecordedRequest;
 pub use server::{Simulator, SimulatorConfig};
 pub use service::Service;

@@ -3,6 +3,7 @@
 //! contract for its input, or is a violation with a one-line reason.
 
 use bff_shared::backends::Order;
+use bff_stack::simulator::MALFORMED_BODY;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
@@ -35,6 +36,9 @@ pub enum Fit {
     Created(String),
     /// A 200 pass-through whose body read failed: the allowed abort.
     Aborted,
+    /// A 200 pass-through of the simulator's whole `malformed` answer, byte
+    /// for byte: complete, so not a cut body.
+    PassedOn,
     /// A problem+json with this code.
     Problem(String),
 }
@@ -72,9 +76,16 @@ pub fn judge(asked: &Asked, observed: &Observed) -> Result<Fit, String> {
     };
     match (asked, observed.status) {
         (Asked::Screen | Asked::Product { .. }, 200) => composite(observed, body),
+        // The pass-through streams a 2xx unchanged (section 4): an upstream
+        // that answered a complete but invalid body is passed on as it was.
+        (Asked::Order { .. }, 200) if body.as_ref() == MALFORMED_BODY.as_bytes() => Ok(Fit::PassedOn),
         (Asked::Order { id, .. }, 200) => {
-            let order: Order = serde_json::from_slice(body)
-                .map_err(|e| format!("a complete-looking 200 that is not a whole Order ({e}): {}", lossy(body)))?;
+            let order: Order = serde_json::from_slice(body).map_err(|e| {
+                format!(
+                    "a complete-looking 200 that is not a whole Order ({e}): {}",
+                    lossy(body)
+                )
+            })?;
             if order.id != *id {
                 return Err(format!("asked for order {id}, got {}", order.id));
             }
@@ -96,7 +107,8 @@ pub fn judge(asked: &Asked, observed: &Observed) -> Result<Fit, String> {
 }
 
 fn composite(observed: &Observed, body: &[u8]) -> Result<Fit, String> {
-    let json: Value = serde_json::from_slice(body).map_err(|e| format!("200 that is not JSON ({e}): {}", lossy(body)))?;
+    let json: Value =
+        serde_json::from_slice(body).map_err(|e| format!("200 that is not JSON ({e}): {}", lossy(body)))?;
     let meta = &json["meta"];
     let degraded = meta["degraded"]
         .as_array()

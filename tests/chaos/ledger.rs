@@ -50,8 +50,10 @@ pub async fn reconcile(run: Arc<Run>, sim: &Simulator, ledger: &Ledger) -> Recon
     };
     for (key, record) in &ledger.keys {
         if record.created.len() > 1 {
-            out.violations
-                .push(format!("key {key} got 201s with different orders: {:?}", record.created));
+            out.violations.push(format!(
+                "key {key} got 201s with different orders: {:?}",
+                record.created
+            ));
         }
     }
     out.created_during_run = ledger.keys.values().filter(|r| !r.created.is_empty()).count();
@@ -66,7 +68,9 @@ pub async fn reconcile(run: Arc<Run>, sim: &Simulator, ledger: &Ledger) -> Recon
                 .bearer_auth(&record.token)
                 .header("idempotency-key", key)
                 .json(&record.body);
-            let fit = run.exchange(Asked::Checkout, request, format!("retry of key {key}")).await;
+            let fit = run
+                .exchange(Asked::Checkout, request, format!("retry of key {key}"))
+                .await;
             (key, record, fit)
         }
     }))

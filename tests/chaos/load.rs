@@ -44,6 +44,7 @@ pub struct Tally {
     pub by_status: BTreeMap<u16, u64>,
     pub partial: u64,
     pub aborted: u64,
+    pub passed_on: u64,
     pub worst: Duration,
     pub worst_what: String,
     pub violations: Vec<String>,
@@ -116,6 +117,7 @@ impl Run {
             Ok(fit) => {
                 tally.partial += u64::from(fit == Fit::Partial);
                 tally.aborted += u64::from(fit == Fit::Aborted);
+                tally.passed_on += u64::from(fit == Fit::PassedOn);
                 Some(fit)
             }
             Err(why) => {

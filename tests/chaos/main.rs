@@ -1,7 +1,7 @@
 //! The chaos suite: each BFF, at its default settings (breakers that churn
 //! and a rate limit out of the way aside), against a simulator whose every
 //! upstream fails on a share of its calls in every mode the simulator has,
-//! the mix re-drawn every two seconds from a seeded RNG, while a dozen
+//! the mix re-drawn every 1.5 s from a seeded RNG, while a dozen
 //! clients call every endpoint. It checks what a client may rely on
 //! whatever the upstreams do (DESIGN.md sections 4, 5, 6 and 13):
 //!
@@ -14,8 +14,8 @@
 //!   body shows as a failed read, never as a complete-looking 200;
 //! - with the faults cleared, a retry of every checkout key answers its one
 //!   order, and the orders service holds exactly one order per key;
-//! - nothing panicked, and the process's resident memory is back under
-//!   [`RSS_BOUND`] afterwards.
+//! - nothing panicked, and the process's resident memory afterwards is
+//!   within [`RSS_GROWTH_MIB`] of what it was before the load.
 //!
 //! A binary of its own, so that cargo runs it after the e2e tests rather
 //! than beside them: its timing bound must not compete for the CPU.
@@ -48,19 +48,25 @@ const CLIENTS: u64 = 12;
 const DEFAULT_SECS: u64 = 20;
 /// How late past the deadline an answer may arrive. The BFF answers at the
 /// deadline; the margin covers what lies between that and the client
-/// having read the last byte in a debug build on a shared two-core
+/// having read the last byte, in a debug build on a shared two-core
 /// machine: serialising the answer, the scheduler (simulator, BFF and
 /// clients share two worker threads), loopback. Measured worst overshoots
-/// are in the report; this leaves room for a busy machine.
+/// were 30 to 60 ms (mobile and web, 20 s runs while other builds ran);
+/// 250 ms leaves room for a busier machine and still catches an answer
+/// held by a hanging upstream (that would be late by seconds).
 const MARGIN: Duration = Duration::from_millis(250);
-/// Resident memory allowed after the run. The process holds the simulator
-/// (its product cache is ~5 MB once every product was asked for), the BFF
-/// (fragment cache bounded by `BFF_CACHE_MAX_BYTES`, idempotency records),
-/// the clients, and glibc's per-thread arenas, which keep freed memory
-/// mapped; a debug build's own footprint is ~30 MiB. A leak of per-request
-/// state over thousands of requests (held bodies, stalled connections,
-/// unbounded maps) would pass this.
-const RSS_BOUND_MIB: u64 = 256;
+/// How much the process's resident memory may grow over one BFF's run
+/// (measured after the stack started, and after the retries). What may
+/// legitimately stay: the fragment cache (bounded by `BFF_CACHE_MAX_BYTES`,
+/// 64 MiB by default, of which a 20 s run fills a few MiB), the
+/// simulator's product cache (~5 MB at most), a few hundred idempotency
+/// records and placed orders, and memory the allocator keeps mapped after
+/// the peak. Measured growth was 10 to 20 MiB. Held bodies or connections
+/// of the thousands of faulted requests, or an unbounded map, would exceed
+/// 64 + 32 MiB. Relative, because the absolute figure depends on what ran
+/// before in the process (a panic's backtrace alone maps ~200 MiB of debug
+/// info).
+const RSS_GROWTH_MIB: u64 = 96;
 /// Breakers open after the default 5 failures and probe again after this:
 /// short, so that they open, half-open and close many times per run.
 const BREAKER_OPEN_MS: &str = "250";
@@ -194,9 +200,9 @@ async fn run(bff: Bff) -> Vec<String> {
     let endpoints: Vec<String> = tally.by_endpoint.iter().map(|(e, n)| format!("{e} {n}")).collect();
     let modes: Vec<String> = mix.modes.iter().map(|(m, n)| format!("{m} {n}")).collect();
     eprintln!(
-        "chaos {bff:?} seed {seed:#x}: {} requests in {:.1} s ({}); statuses {}; partial {}; aborted pass-through bodies {}; \
+        "chaos {bff:?} seed {seed:#x}: {} requests in {:.1} s ({}); statuses {}; partial {}; pass-through bodies aborted {}, malformed passed on {}; \
          worst latency {} ms (deadline {} ms + margin {} ms: {}); checkout keys {}, 201 during the run {}, orders placed {} \
-         (one per key); violations {} + {} after the run; VmRSS {} MiB before, {} MiB after (bound {} MiB); \
+         (one per key); violations {} + {} after the run; VmRSS {} MiB before, {} MiB after (growth bound {} MiB); \
          {} fault windows: {}",
         tally.requests,
         loaded_for.as_secs_f64(),
@@ -204,6 +210,7 @@ async fn run(bff: Bff) -> Vec<String> {
         statuses.join(" "),
         tally.partial,
         tally.aborted,
+        tally.passed_on,
         tally.worst.as_millis(),
         deadline.as_millis(),
         MARGIN.as_millis(),
@@ -215,7 +222,7 @@ async fn run(bff: Bff) -> Vec<String> {
         reconciled.violations.len(),
         rss_before,
         rss_after,
-        RSS_BOUND_MIB,
+        RSS_GROWTH_MIB,
         mix.windows,
         modes.join(", "),
     );
@@ -230,8 +237,10 @@ async fn run(bff: Bff) -> Vec<String> {
     }
     violations.extend(tally.violations.iter().cloned());
     violations.extend(reconciled.violations.iter().take(20).cloned());
-    if rss_after > RSS_BOUND_MIB {
-        violations.push(format!("VmRSS {rss_after} MiB after the run, over {RSS_BOUND_MIB} MiB"));
+    if rss_after > rss_before + RSS_GROWTH_MIB {
+        violations.push(format!(
+            "VmRSS grew from {rss_before} to {rss_after} MiB, more than {RSS_GROWTH_MIB} MiB"
+        ));
     }
     violations
 }
@@ -249,7 +258,10 @@ async fn recover(stack: &Stack, run: &Run) -> Result<(), String> {
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut full = true;
-        for (path, asked) in [(screen.to_owned(), Asked::Screen), ("/v1/products/p-1".to_owned(), Asked::Product { known: true })] {
+        for (path, asked) in [
+            (screen.to_owned(), Asked::Screen),
+            ("/v1/products/p-1".to_owned(), Asked::Product { known: true }),
+        ] {
             let request = http.get(stack.url(&path)).bearer_auth(&token);
             full &= run.exchange(asked, request, format!("recovery GET {path}")).await == Some(Fit::Full);
         }
@@ -277,7 +289,11 @@ async fn generated_orders(stack: &Stack, user: &str) -> Vec<String> {
 async fn in_stock(stack: &Stack) -> Vec<String> {
     let ids: Vec<String> = (1..=100).map(|n| format!("p-{n}")).collect();
     let stock: Value = stack
-        .upstream(Service::Inventory, &format!("/stock?product_ids={}", ids.join(",")), None)
+        .upstream(
+            Service::Inventory,
+            &format!("/stock?product_ids={}", ids.join(",")),
+            None,
+        )
         .await;
     let in_stock: Vec<String> = stock["items"]
         .as_array()

@@ -8,6 +8,9 @@
 mod calls;
 mod dto;
 
+#[cfg(test)]
+pub(crate) mod props;
+
 pub use calls::Backends;
 pub use dto::*;
 

@@ -395,7 +395,10 @@ async fn a_stalled_body_sends_half_then_holds_until_the_client_gives_up() {
         );
         let raw = raw_get(&h, Service::Users, PATH, Duration::from_millis(300)).await;
         assert!(raw.head.starts_with("HTTP/1.1 200"), "{}", raw.head);
-        assert!(!raw.ended, "chunked {chunked}: the body stalls, the connection stays open");
+        assert!(
+            !raw.ended,
+            "chunked {chunked}: the body stalls, the connection stays open"
+        );
         if chunked {
             assert_eq!(raw.header("transfer-encoding"), Some("chunked"));
         } else {
@@ -462,6 +465,10 @@ async fn a_fault_rate_faults_that_share_of_requests_and_spares_the_rest() {
         },
     );
     for _ in 0..20 {
-        assert_eq!(h.send(&h.http).await.expect("answer").status(), 200, "rate 0 spares all");
+        assert_eq!(
+            h.send(&h.http).await.expect("answer").status(),
+            200,
+            "rate 0 spares all"
+        );
     }
 }

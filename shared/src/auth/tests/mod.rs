@@ -5,6 +5,7 @@
 mod extract;
 mod jwks;
 mod mint;
+mod props;
 mod verifier;
 
 use std::path::PathBuf;

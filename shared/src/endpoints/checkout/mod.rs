@@ -33,6 +33,8 @@ mod request;
 mod response;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 use std::time::Duration;
