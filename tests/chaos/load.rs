@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::check::{Asked, Fit, Observed, judge};
 use crate::ledger::{KeyRecord, Ledger};
+use crate::stalls::Stalls;
 use crate::support::Bff;
 
 /// Violations kept word for word; the rest are only counted.
@@ -34,6 +35,8 @@ pub struct Run {
     pub upstream_hosts: Vec<String>,
     pub tally: Mutex<Tally>,
     pub ledger: Mutex<Ledger>,
+    /// How long the machine did not run this process, for the latency bound.
+    pub stalls: Stalls,
 }
 
 /// Counts of what the clients saw.
@@ -47,6 +50,8 @@ pub struct Tally {
     pub passed_on: u64,
     pub worst: Duration,
     pub worst_what: String,
+    /// Answers past the deadline + margin only by the machine's stalls.
+    pub late_by_stalls: u64,
     pub violations: Vec<String>,
     pub violation_count: u64,
 }
@@ -98,6 +103,12 @@ impl Run {
             }
         };
         let elapsed = started.elapsed();
+        let bound = self.deadline + self.margin;
+        let lost = if elapsed > bound {
+            self.stalls.lost_between(started, Instant::now())
+        } else {
+            Duration::ZERO
+        };
         let verdict = judge(&asked, &observed).and_then(|fit| self.no_leak(&observed).map(|()| fit));
         let mut tally = self.tally();
         tally.requests += 1;
@@ -107,11 +118,13 @@ impl Run {
             tally.worst = elapsed;
             tally.worst_what = format!("{what} ({})", observed.status);
         }
-        if elapsed > self.deadline + self.margin {
+        if elapsed > bound + lost {
             tally.violation(format!(
-                "{what}: answered {} after {elapsed:?}, past the deadline {:?} + {:?}",
+                "{what}: answered {} after {elapsed:?}, past the deadline {:?} + {:?} (+ {lost:?} the machine stalled)",
                 observed.status, self.deadline, self.margin
             ));
+        } else if elapsed > bound {
+            tally.late_by_stalls += 1;
         }
         match verdict {
             Ok(fit) => {

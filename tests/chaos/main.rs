@@ -9,7 +9,8 @@
 //!   `meta.degraded` is not empty, `X-Partial-Response: true` then), a 201,
 //!   the contract's 503/504 problem, or a 4xx the contract allows for that
 //!   input; never a 500, never an upstream address;
-//! - every answer arrives within the deadline plus [`MARGIN`];
+//! - every answer arrives within the deadline plus [`MARGIN`] (plus any
+//!   time the machine did not run the process at all, see `stalls`);
 //! - a pass-through 200 whose body read completes is a whole order; a cut
 //!   body shows as a failed read, never as a complete-looking 200;
 //! - with the faults cleared, a retry of every checkout key answers its one
@@ -30,6 +31,7 @@ mod check;
 mod ledger;
 mod load;
 mod mix;
+mod stalls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
@@ -166,6 +168,7 @@ async fn run(bff: Bff) -> Vec<String> {
             .collect(),
         tally: Mutex::default(),
         ledger: Mutex::default(),
+        stalls: stalls::Stalls::start(),
     });
     let mix = tokio::spawn(mix::rotate(stack.sim.clone(), seed, deadline, run.stop));
     let clients: Vec<_> = users
@@ -201,7 +204,7 @@ async fn run(bff: Bff) -> Vec<String> {
     let modes: Vec<String> = mix.modes.iter().map(|(m, n)| format!("{m} {n}")).collect();
     eprintln!(
         "chaos {bff:?} seed {seed:#x}: {} requests in {:.1} s ({}); statuses {}; partial {}; pass-through bodies aborted {}, malformed passed on {}; \
-         worst latency {} ms (deadline {} ms + margin {} ms: {}); checkout keys {}, 201 during the run {}, orders placed {} \
+         worst latency {} ms (deadline {} ms + margin {} ms: {}), {} answers later only by machine stalls (worst {} ms); checkout keys {}, 201 during the run {}, orders placed {} \
          (one per key); violations {} + {} after the run; VmRSS {} MiB before, {} MiB after (growth bound {} MiB); \
          {} fault windows: {}",
         tally.requests,
@@ -215,6 +218,8 @@ async fn run(bff: Bff) -> Vec<String> {
         deadline.as_millis(),
         MARGIN.as_millis(),
         tally.worst_what,
+        tally.late_by_stalls,
+        run.stalls.worst().as_millis(),
         reconciled.keys,
         reconciled.created_during_run,
         reconciled.placed,
