@@ -1,10 +1,12 @@
 //! End-to-end tests: the real BFF routers served on loopback port 0,
 //! against the upstream simulator on loopback, driven over real HTTP.
 
+mod raw;
 mod support;
 
 mod cache;
 mod checkout;
+mod ids;
 mod mobile_auth;
 mod mobile_errors;
 mod mobile_home;
