@@ -1,6 +1,7 @@
 //! End-to-end tests: the real BFF routers served on loopback port 0,
 //! against the upstream simulator on loopback, driven over real HTTP.
 
+mod fake_upstream;
 mod raw;
 mod support;
 
@@ -13,6 +14,7 @@ mod mobile_home;
 mod mobile_orders;
 mod mobile_product;
 mod openapi;
+mod passthrough;
 mod rate_limit;
 mod redis_mode;
 mod resilience;

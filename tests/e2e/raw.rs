@@ -66,6 +66,14 @@ impl RawAnswer {
 /// Sends `GET target` with `headers` and `Connection: close`, then reads
 /// the answer until the server closes the connection.
 pub async fn get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> RawAnswer {
+    try_get(addr, target, headers)
+        .await
+        .unwrap_or_else(|raw| panic!("GET {target}: no complete head in {:?}", String::from_utf8_lossy(&raw)))
+}
+
+/// Like [`get`], but a connection that ends before a complete head is
+/// `Err` with whatever bytes came.
+pub async fn try_get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> Result<RawAnswer, Vec<u8>> {
     let mut request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -89,11 +97,10 @@ pub async fn get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> Ra
     .unwrap_or_else(|_| panic!("GET {target}: no complete exchange within {EXCHANGE_LIMIT:?}"))
 }
 
-fn parse(raw: &[u8], aborted: bool) -> RawAnswer {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no complete head in {:?}", String::from_utf8_lossy(raw)));
+fn parse(raw: &[u8], aborted: bool) -> Result<RawAnswer, Vec<u8>> {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Err(raw.to_vec());
+    };
     let head = String::from_utf8_lossy(&raw[..end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -106,12 +113,12 @@ fn parse(raw: &[u8], aborted: bool) -> RawAnswer {
         .filter_map(|line| line.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    RawAnswer {
+    Ok(RawAnswer {
         status,
         headers,
         body: raw[end + 4..].to_vec(),
         aborted,
-    }
+    })
 }
 
 /// Decodes a complete chunked body; `None` when it is cut short or malformed.
