@@ -18,6 +18,7 @@ mod passthrough;
 mod rate_limit;
 mod redis_mode;
 mod resilience;
+mod upstream_bodies;
 mod web_cors;
 mod web_dashboard;
 mod web_product;
