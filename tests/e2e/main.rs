@@ -5,6 +5,7 @@ mod fake_upstream;
 mod raw;
 mod support;
 
+mod attempts;
 mod cache;
 mod checkout;
 mod ids;
