@@ -110,7 +110,9 @@ impl Breaker {
         self
     }
 
-    /// The current state (an expired open period reads as half-open).
+    /// The current state. An expired open period reads as half-open here
+    /// (the next call will be the probe), while the gauge moves to 2 only
+    /// when that probe is admitted.
     pub fn state(&self) -> BreakerState {
         match &*self.lock() {
             State::Closed { .. } => BreakerState::Closed,
