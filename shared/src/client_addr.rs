@@ -13,16 +13,19 @@
 //! 3. with no such address (every entry trusted, or none), or a malformed
 //!    header, the client is the peer.
 //!
-//! "Malformed": any list entry that is not a bare IPv4 or IPv6 address as
-//! Rust's [`IpAddr`] parses it, such as `1.2.3.4:80`, `[::1]`,
+//! "Malformed": an entry that has to be read (scanning from the right, up
+//! to and including the client's) that is not a bare IPv4 or IPv6 address
+//! as Rust's [`IpAddr`] parses it, such as `1.2.3.4:80`, `[::1]`,
 //! `fe80::1%eth0`, `unknown`, `_hidden` (RFC 7239 obfuscated names), text
-//! that is not ASCII, or junk. The whole header is then disregarded, not
-//! just that entry: a header we cannot fully read tells us nothing we can
-//! trust. So a client that sends junk through a proxy is keyed as that proxy
-//! (one bucket shared by everyone who does so), never as an address of its
-//! choosing. Empty entries (`a,,b`, a leading comma) are skipped, as RFC 9110
-//! section 5.6.1 asks of list headers, and spaces or tabs around entries
-//! are allowed.
+//! that is not ASCII, or junk. Such an entry sits where only trusted proxies
+//! write, so the chain cannot be followed past it and the client is the
+//! peer. Entries *left* of the client's are the client's own words and are
+//! never read: junk or a spoofed address there changes nothing (a client
+//! cannot escape its bucket by writing a header, nor drag its neighbours
+//! into the proxy's bucket because some proxy before ours wrote
+//! `unknown`). Empty entries (`a,,b`, a leading comma) are skipped, as RFC
+//! 9110 section 5.6.1 asks of list headers, and spaces or tabs around
+//! entries are allowed.
 //!
 //! Every address is compared and returned in canonical form: an
 //! IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, what a dual-stack socket
@@ -82,29 +85,31 @@ impl TrustedProxies {
     /// The client address of a request from `peer` whose `X-Forwarded-For`
     /// header has `values` (each a raw header value, in order), by the
     /// rule of the module docs. Never fails: the fallback is the peer.
-    pub fn resolve<'a>(&self, peer: IpAddr, values: impl IntoIterator<Item = &'a [u8]>) -> IpAddr {
+    pub fn resolve<'a, I>(&self, peer: IpAddr, values: I) -> IpAddr
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+        I::IntoIter: DoubleEndedIterator,
+    {
         let peer = peer.to_canonical();
         if !self.contains(peer) {
             return peer;
         }
-        // One pass, left to right: the last untrusted entry is the
-        // rightmost one; any malformed entry voids the header.
-        let mut client = None;
-        for value in values {
-            for entry in value.split(|b| *b == b',') {
+        // From the right: past trusted proxies, up to the first address
+        // they vouch for that is not one of them.
+        for value in values.into_iter().rev() {
+            for entry in value.rsplit(|b| *b == b',') {
                 let entry = entry.trim_ascii();
                 if entry.is_empty() {
                     continue;
                 }
-                let Some(ip) = parse_address(entry) else {
-                    return peer;
-                };
-                if !self.contains(ip) {
-                    client = Some(ip);
+                match parse_address(entry) {
+                    None => return peer,
+                    Some(ip) if !self.contains(ip) => return ip,
+                    Some(_) => {}
                 }
             }
         }
-        client.unwrap_or(peer)
+        peer
     }
 
     /// [`resolve`](Self::resolve) with the header values of `headers`.
@@ -237,26 +242,35 @@ mod tests {
         assert_eq!(client(&lan, "10.0.0.5", &["", " , "]), "10.0.0.5");
     }
 
+    const JUNK: [&str; 8] = [
+        "1.2.3.4:80",
+        "[2001:db8::1]",
+        "fe80::1%eth0",
+        "unknown",
+        "_hidden",
+        "1.2.3",
+        "1.2.3.4 5.6.7.8",
+        "caf\u{e9}",
+    ];
+
     #[test]
-    fn a_malformed_entry_anywhere_voids_the_header() {
+    fn a_malformed_entry_where_proxies_write_makes_the_peer_the_client() {
         let lan = trusted(&["10.0.0.0/8"]);
-        for junk in [
-            "1.2.3.4:80",
-            "[2001:db8::1]",
-            "fe80::1%eth0",
-            "unknown",
-            "_hidden",
-            "1.2.3",
-            "1.2.3.4 5.6.7.8",
-            "caf\u{e9}",
-        ] {
-            assert_eq!(client(&lan, "10.0.0.5", &[junk, "203.0.113.9"]), "10.0.0.5", "{junk}");
+        for junk in JUNK {
             assert_eq!(client(&lan, "10.0.0.5", &["203.0.113.9", junk]), "10.0.0.5", "{junk}");
+            assert_eq!(client(&lan, "10.0.0.5", &[&format!("203.0.113.9, {junk}, 10.0.0.7")]), "10.0.0.5", "{junk}");
         }
-        assert_eq!(
-            lan.resolve(ip("10.0.0.5"), [&b"203.0.113.9, \xff"[..]]),
-            ip("10.0.0.5")
-        );
+        assert_eq!(lan.resolve(ip("10.0.0.5"), [&b"203.0.113.9, \xff"[..]]), ip("10.0.0.5"));
+    }
+
+    #[test]
+    fn what_the_client_wrote_left_of_its_own_entry_is_never_read() {
+        let lan = trusted(&["10.0.0.0/8"]);
+        for junk in JUNK {
+            assert_eq!(client(&lan, "10.0.0.5", &[junk, "203.0.113.9"]), "203.0.113.9", "{junk}");
+        }
+        assert_eq!(client(&lan, "10.0.0.5", &["198.51.100.1, 203.0.113.9"]), "203.0.113.9");
+        assert_eq!(lan.resolve(ip("10.0.0.5"), [&b"\xff\xfe, 203.0.113.9"[..]]), ip("203.0.113.9"));
     }
 
     #[test]
@@ -383,6 +397,31 @@ mod tests {
                 _ => longer.push(appended.join(", ").into_bytes()),
             }
             prop_assert_eq!(trusted.resolve(peer, longer.iter().map(Vec::as_slice)), before);
+        }
+
+        #[test]
+        fn whatever_a_client_writes_left_of_its_own_entry_changes_nothing(
+            peer in (0u8..4).prop_map(|a| IpAddr::from([10, 0, 0, a])),
+            spoof in any_values(),
+            client in prop_oneof![
+                any::<u8>().prop_map(|a| IpAddr::from([203, 0, 113, a])),
+                any::<u16>().prop_map(|a| IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, a])),
+            ],
+            proxies in prop::collection::vec((0u8..4).prop_map(|a| IpAddr::from([10, 0, 1, a])), 0..3),
+            one_value in any::<bool>()
+        ) {
+            let lan = trusted(&["10.0.0.0/8", "fd00::/8"]);
+            let chain: Vec<String> = std::iter::once(client).chain(proxies).map(|ip| ip.to_string()).collect();
+            let mut values = spoof;
+            if one_value {
+                let mut last = values.pop().unwrap_or_default();
+                last.extend_from_slice(b",");
+                last.extend_from_slice(chain.join(",").as_bytes());
+                values.push(last);
+            } else {
+                values.push(chain.join(", ").into_bytes());
+            }
+            prop_assert_eq!(lan.resolve(peer, values.iter().map(Vec::as_slice)), client);
         }
     }
 }
