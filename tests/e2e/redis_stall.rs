@@ -92,7 +92,7 @@ async fn with_a_silent_redis_checkout_is_refused_within_its_deadline_and_places_
         let took = sent.elapsed();
         assert_eq!(status, 503, "{body}");
         assert!(body.contains("\"upstream_unavailable\""), "{body}");
-        assert!(took < DEADLINE + Duration::from_millis(200), "checkout #{attempt} took {took:?}");
+        assert!(took < DEADLINE, "checkout #{attempt} took {took:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert_eq!(order_posts(&stack), 0, "no order placed without a record");
