@@ -152,7 +152,9 @@ impl ClientAddr {
             IpAddr::V4(v4) => format!("ip:{v4}"),
             IpAddr::V6(v6) => {
                 // A /64 is a valid prefix length: this never falls back.
-                let net = Ipv6Net::new(v6, 64).map(|n| n.trunc()).unwrap_or_else(|_| Ipv6Net::from(v6));
+                let net = Ipv6Net::new(v6, 64)
+                    .map(|n| n.trunc())
+                    .unwrap_or_else(|_| Ipv6Net::from(v6));
                 format!("ip:{net}")
             }
         }
@@ -212,7 +214,9 @@ mod tests {
     }
 
     fn client(proxies: &TrustedProxies, peer: &str, values: &[&str]) -> String {
-        proxies.resolve(ip(peer), values.iter().map(|v| v.as_bytes())).to_string()
+        proxies
+            .resolve(ip(peer), values.iter().map(|v| v.as_bytes()))
+            .to_string()
     }
 
     #[test]
@@ -258,7 +262,11 @@ mod tests {
         let lan = trusted(&["10.0.0.0/8"]);
         for junk in JUNK {
             assert_eq!(client(&lan, "10.0.0.5", &["203.0.113.9", junk]), "10.0.0.5", "{junk}");
-            assert_eq!(client(&lan, "10.0.0.5", &[&format!("203.0.113.9, {junk}, 10.0.0.7")]), "10.0.0.5", "{junk}");
+            assert_eq!(
+                client(&lan, "10.0.0.5", &[&format!("203.0.113.9, {junk}, 10.0.0.7")]),
+                "10.0.0.5",
+                "{junk}"
+            );
         }
         assert_eq!(lan.resolve(ip("10.0.0.5"), [&b"203.0.113.9, \xff"[..]]), ip("10.0.0.5"));
     }
@@ -267,10 +275,17 @@ mod tests {
     fn what_the_client_wrote_left_of_its_own_entry_is_never_read() {
         let lan = trusted(&["10.0.0.0/8"]);
         for junk in JUNK {
-            assert_eq!(client(&lan, "10.0.0.5", &[junk, "203.0.113.9"]), "203.0.113.9", "{junk}");
+            assert_eq!(
+                client(&lan, "10.0.0.5", &[junk, "203.0.113.9"]),
+                "203.0.113.9",
+                "{junk}"
+            );
         }
         assert_eq!(client(&lan, "10.0.0.5", &["198.51.100.1, 203.0.113.9"]), "203.0.113.9");
-        assert_eq!(lan.resolve(ip("10.0.0.5"), [&b"\xff\xfe, 203.0.113.9"[..]]), ip("203.0.113.9"));
+        assert_eq!(
+            lan.resolve(ip("10.0.0.5"), [&b"\xff\xfe, 203.0.113.9"[..]]),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -282,11 +297,11 @@ mod tests {
     #[test]
     fn ipv4_mapped_addresses_are_treated_as_ipv4() {
         let loopback = trusted(&["127.0.0.1/32"]);
-        assert_eq!(client(&loopback, "::ffff:127.0.0.1", &["::ffff:203.0.113.9"]), "203.0.113.9");
         assert_eq!(
-            ClientAddr(ip("::ffff:203.0.113.9")).rate_limit_key(),
-            "ip:203.0.113.9"
+            client(&loopback, "::ffff:127.0.0.1", &["::ffff:203.0.113.9"]),
+            "203.0.113.9"
         );
+        assert_eq!(ClientAddr(ip("::ffff:203.0.113.9")).rate_limit_key(), "ip:203.0.113.9");
     }
 
     #[test]
@@ -306,7 +321,10 @@ mod tests {
         let mut extensions = Extensions::new();
         assert_eq!(lan.of_request(&extensions, &headers), None, "no peer known");
         extensions.insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 5], 4000))));
-        assert_eq!(lan.of_request(&extensions, &headers), Some(ClientAddr(ip("203.0.113.9"))));
+        assert_eq!(
+            lan.of_request(&extensions, &headers),
+            Some(ClientAddr(ip("203.0.113.9")))
+        );
         assert_eq!(
             TrustedProxies::default().of_request(&extensions, &headers),
             Some(ClientAddr(ip("10.0.0.5")))

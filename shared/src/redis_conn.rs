@@ -213,7 +213,10 @@ impl SharedRedis {
             }
             dialing
         };
-        if tokio::time::timeout_at(until, dialing.wait_for(|done| *done)).await.is_err() {
+        if tokio::time::timeout_at(until, dialing.wait_for(|done| *done))
+            .await
+            .is_err()
+        {
             return Err(if by_deadline {
                 RedisDown::out_of_time("the request's deadline passed while connecting")
             } else {
@@ -311,7 +314,10 @@ mod tests {
 
     async fn ping(redis: &SharedRedis, deadline: Option<Instant>) -> Result<String, RedisDown> {
         redis
-            .call(deadline, |mut c| async move { redis::cmd("PING").query_async(&mut c).await })
+            .call(
+                deadline,
+                |mut c| async move { redis::cmd("PING").query_async(&mut c).await },
+            )
             .await
     }
 
@@ -335,7 +341,11 @@ mod tests {
         let error = ping(&redis, Some(started + Duration::from_millis(30)))
             .await
             .expect_err("no answer");
-        assert!(started.elapsed() < Duration::from_millis(200), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(200),
+            "took {:?}",
+            started.elapsed()
+        );
         assert!(error.ran_out_of_deadline(), "{error}");
         let passed = ping(&redis, Some(Instant::now())).await.expect_err("no time");
         assert!(passed.ran_out_of_deadline());
@@ -358,6 +368,10 @@ mod tests {
             assert!(ping(&redis, None).await.is_err());
             assert!(call.elapsed() < Duration::from_millis(20), "took {:?}", call.elapsed());
         }
-        assert_eq!(redis.inner.lock().last_dial, Some(dialled), "no second dial within a second");
+        assert_eq!(
+            redis.inner.lock().last_dial,
+            Some(dialled),
+            "no second dial within a second"
+        );
     }
 }

@@ -12,7 +12,11 @@ use crate::support::{Bff, Stack, spawn_with};
 const TIGHT: [(&str, &str); 2] = [("BFF_RATE_LIMIT_BURST", "2"), ("BFF_RATE_LIMIT_RPS", "1")];
 
 async fn trusting_loopback() -> Stack {
-    spawn_with(Bff::Mobile, &[TIGHT[0], TIGHT[1], ("BFF_TRUSTED_PROXIES", "127.0.0.1/32")]).await
+    spawn_with(
+        Bff::Mobile,
+        &[TIGHT[0], TIGHT[1], ("BFF_TRUSTED_PROXIES", "127.0.0.1/32")],
+    )
+    .await
 }
 
 /// The status of an anonymous request forwarded for `xff`.

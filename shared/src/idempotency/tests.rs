@@ -278,7 +278,10 @@ async fn a_failed_record_is_retried_in_the_background_and_the_key_is_never_freed
         .begin(&key("u-1"), &request, LEASE, Instant::now() + Duration::from_secs(3))
         .await
         .unwrap();
-    assert!(matches!(retry, Begin::Replay(ref a) if *a == answer("placed")), "{retry:?}");
+    assert!(
+        matches!(retry, Begin::Replay(ref a) if *a == answer("placed")),
+        "{retry:?}"
+    );
     assert_eq!(store.abandons.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
@@ -293,7 +296,10 @@ async fn recording_waits_for_a_silent_store_no_longer_than_the_deadline() {
     assert_eq!(Instant::now(), deadline);
     tokio::time::sleep(RECORD_RETRY_EVERY * 2).await;
     let replay = store.begin(&key("u-1"), &request, LEASE, soon()).await.unwrap();
-    assert!(matches!(replay, Begin::Replay(_)), "recorded by the next attempt: {replay:?}");
+    assert!(
+        matches!(replay, Begin::Replay(_)),
+        "recorded by the next attempt: {replay:?}"
+    );
 }
 
 #[tokio::test]

@@ -148,7 +148,12 @@ impl Throttle {
         if now >= next
             && self
                 .next_ms
-                .compare_exchange(next, now.saturating_add(self.every_ms), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    next,
+                    now.saturating_add(self.every_ms),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
         {
             return Some(self.skipped.swap(0, Ordering::Relaxed));

@@ -242,7 +242,10 @@ async fn a_key_removed_from_the_set_is_rejected_after_one_refresh_period_and_the
     // One period, plus a margin for the fetch itself.
     sleep(period + Duration::from_millis(500)).await;
     assert_eq!(verifier.verify(&leaving).await, Err(ApiError::InvalidToken));
-    assert!(verifier.verify(&staying).await.is_ok(), "a key still published keeps working");
+    assert!(
+        verifier.verify(&staying).await.is_ok(),
+        "a key still published keeps working"
+    );
 }
 
 #[tokio::test]

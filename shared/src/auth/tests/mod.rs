@@ -222,7 +222,8 @@ impl JwksServer {
     }
 
     pub async fn verifier(&self) -> Verifier {
-        self.verifier_refreshing_every(JwtSettings::default().jwks_refresh).await
+        self.verifier_refreshing_every(JwtSettings::default().jwks_refresh)
+            .await
     }
 
     /// A verifier whose background refresh runs every `period`.
