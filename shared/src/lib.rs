@@ -18,6 +18,7 @@
 //! - [`cache`]: the fragment cache (coalesced misses, stale-if-error);
 //! - [`auth`]: JWT verification and the `Auth` / `MaybeAuth` extractors;
 //! - [`rate_limit`]: per-client token buckets, in memory or in Redis;
+//!   [`client_addr`]: the client's address behind trusted proxies;
 //! - [`idempotency`]: `Idempotency-Key` records for writes, in memory or in
 //!   Redis; [`redis_conn`]: the shared Redis connection;
 //! - [`error`]: the client-facing error type and its problem+json rendering;
@@ -105,6 +106,7 @@
 pub mod auth;
 pub mod backends;
 pub mod cache;
+pub mod client_addr;
 pub mod config;
 pub mod context;
 pub mod endpoints;

@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 
 use crate::auth::Verifier;
 use crate::backends::Backends;
+use crate::client_addr::TrustedProxies;
 use crate::config::{ConfigError, Settings};
 use crate::idempotency::{IdempotencyStore, MemoryStore, RedisStore};
 use crate::ops::Readiness;
@@ -49,6 +50,9 @@ pub struct PlatformParts {
     pub http: reqwest::Client,
     /// The shared Redis connection when `BFF_REDIS_URL` is set.
     pub redis: Option<Arc<SharedRedis>>,
+    /// The proxies whose `X-Forwarded-For` is believed
+    /// (`BFF_TRUSTED_PROXIES`), for [`client_addr::layer`](crate::client_addr::layer).
+    pub trusted_proxies: TrustedProxies,
     /// Rate limiting, unless turned off (`BFF_RATE_LIMIT_RPS` or `_BURST` 0).
     pub rate_limit: Option<RateLimitState>,
     /// Checkout's idempotency records, in Redis when `BFF_REDIS_URL` is set,
@@ -67,10 +71,20 @@ impl Platform {
         let redis = settings
             .redis_url
             .as_deref()
-            .map(SharedRedis::new)
+            .map(|url| SharedRedis::new(url, settings.redis_timeout))
             .transpose()?
             .map(Arc::new);
-        let rate_limit = crate::rate_limit::build(&settings.rate_limit, redis.as_ref(), &verifier, &metrics);
+        if let Some(redis) = &redis {
+            redis.connect_in_background();
+        }
+        let trusted_proxies = TrustedProxies::new(settings.edge.trusted_proxies.iter().copied());
+        let rate_limit = crate::rate_limit::build(
+            &settings.rate_limit,
+            redis.as_ref(),
+            &verifier,
+            &metrics,
+            &trusted_proxies,
+        );
         let idempotency: Arc<dyn IdempotencyStore> = match &redis {
             Some(redis) => Arc::new(RedisStore::new(redis.clone(), settings.idempotency_ttl)),
             None => Arc::new(MemoryStore::new(settings.idempotency_ttl, IDEMPOTENCY_MAX_BYTES)),
@@ -83,6 +97,7 @@ impl Platform {
             readiness: Readiness::default(),
             http,
             redis,
+            trusted_proxies,
             rate_limit,
             idempotency,
         })))

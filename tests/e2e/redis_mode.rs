@@ -10,10 +10,13 @@ use crate::support::{Bff, spawn_with, token};
 async fn two_replicas_share_one_rate_limit_through_redis() {
     let redis = RedisServer::start();
     let url = redis.url();
+    // Exact counts: a generous Redis timeout, so that a slow moment of a
+    // busy test machine is not a fail-open admission.
     let env = [
         ("BFF_REDIS_URL", url.as_str()),
         ("BFF_RATE_LIMIT_RPS", "1"),
         ("BFF_RATE_LIMIT_BURST", "4"),
+        ("BFF_REDIS_TIMEOUT_MS", "400"),
     ];
     let stack = spawn_with(Bff::Mobile, &env).await;
     let replica = stack.add_replica(Bff::Mobile, &env).await;
@@ -78,7 +81,7 @@ async fn rate_limiting_fails_open_while_redis_is_down_and_recovers_on_its_own() 
 }
 
 /// A product the simulator has in stock.
-async fn in_stock_product(stack: &crate::support::Stack) -> String {
+pub(crate) async fn in_stock_product(stack: &crate::support::Stack) -> String {
     let ids: Vec<String> = (1..=30).map(|n| format!("p-{n}")).collect();
     let stock = stack
         .upstream(
@@ -96,7 +99,7 @@ async fn in_stock_product(stack: &crate::support::Stack) -> String {
         .expect("a product in stock")
 }
 
-async fn checkout_at(stack: &crate::support::Stack, base: &str, key: &str, product: &str) -> (u16, String) {
+pub(crate) async fn checkout_at(stack: &crate::support::Stack, base: &str, key: &str, product: &str) -> (u16, String) {
     let response = stack
         .http
         .post(format!("{base}/v1/checkout"))
@@ -110,7 +113,7 @@ async fn checkout_at(stack: &crate::support::Stack, base: &str, key: &str, produ
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-fn order_posts(stack: &crate::support::Stack) -> usize {
+pub(crate) fn order_posts(stack: &crate::support::Stack) -> usize {
     stack
         .sim
         .requests(bff_stack::simulator::Service::Orders)

@@ -10,16 +10,25 @@
 //!   one fetch) and at most once per [`MIN_REFRESH_INTERVAL`], so a key
 //!   published under a new `kid` is accepted about a second later while a
 //!   flood of made-up `kid`s costs the endpoint one request per second;
+//! - refreshing in the background every `BFF_JWT_JWKS_REFRESH_SECS`
+//!   (default 300), so a key *removed* from the JWKS stops being accepted
+//!   within one period even if no unknown `kid` ever shows up. The task
+//!   holds only a [`Weak`] reference (it ends when the verifier is
+//!   dropped), goes through the same single-flight gate, and starts its
+//!   next period only when a fetch has finished, so a failing or slow
+//!   endpoint gets at most one background fetch per period (each bounded
+//!   by a 2 s timeout), never a retry storm;
 //! - keeping the old keys when a fetch fails (or yields no usable key).
 //!
 //! Claim checks and error mapping are [`Verifier`](super::Verifier)'s.
 //!
-//! Trade-off: keys are only re-fetched on a miss, so a key *removed* from
-//! the JWKS stays trusted until some unknown `kid` triggers a refresh.
+//! Trade-off: while the endpoint fails, the last good keys stay trusted
+//! (removed ones included): refusing every token because the identity
+//! provider is briefly down would be the worse outage.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
@@ -91,7 +100,9 @@ impl Jwks {
     /// A cache for `url`, after one fetch attempt. A failed first fetch only
     /// logs a warning: the endpoint may come up after us, and the next token
     /// retries (subject to the rate limit).
-    pub(crate) async fn start(url: String, http: reqwest::Client) -> Self {
+    ///
+    /// Then refreshes every `period` in the background (see the module docs).
+    pub(crate) async fn start(url: String, http: reqwest::Client, period: Duration) -> Self {
         let jwks = Self {
             inner: Arc::new(Inner {
                 url,
@@ -105,6 +116,7 @@ impl Jwks {
         *gate = Some(Instant::now());
         jwks.inner.refresh().await;
         drop(gate);
+        tokio::spawn(refresh_every(period, Arc::downgrade(&jwks.inner)));
         jwks
     }
 
@@ -141,6 +153,21 @@ impl Jwks {
             }
         }
         self.inner.snapshot().find(kid)
+    }
+}
+
+/// The background refresh: one fetch per `period` while the cache lives.
+async fn refresh_every(period: Duration, cache: Weak<Inner>) {
+    // Never faster than misses may refresh, whatever the configuration.
+    let period = period.max(MIN_REFRESH_INTERVAL);
+    loop {
+        tokio::time::sleep(period).await;
+        // Upgraded only for the fetch, so the task never keeps the cache alive.
+        let Some(inner) = cache.upgrade() else { break };
+        let mut gate = inner.gate.lock().await;
+        *gate = Some(Instant::now());
+        inner.refresh().await;
+        drop(gate);
     }
 }
 

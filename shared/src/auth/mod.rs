@@ -2,7 +2,9 @@
 //!
 //! - [`Verifier`] checks a JWT against the configured key (HS256 secret,
 //!   RS256/ES256 PEM, or JWKS) and the claim rules, yielding a [`Principal`];
-//! - `jwks` caches JWKS keys by `kid` with rate-limited, single-flight refresh;
+//! - `jwks` caches JWKS keys by `kid`, refreshed in the background every
+//!   `BFF_JWT_JWKS_REFRESH_SECS` and on an unknown `kid` (rate-limited,
+//!   single-flight);
 //! - [`Auth`] and [`MaybeAuth`] are the axum extractors routes use;
 //! - [`mint_hs256`] signs development tokens.
 //!

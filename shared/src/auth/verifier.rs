@@ -80,7 +80,8 @@ impl Verifier {
     /// EC P-256 public key (ES256); otherwise the error names
     /// `BFF_JWT_PUBLIC_KEY_FILE`. A JWKS URL is fetched once now, but an
     /// unreachable endpoint only logs a warning: keys are fetched again when
-    /// the first token needs them.
+    /// the first token needs them, and every `settings.jwks_refresh` in the
+    /// background (a task that ends when the verifier is dropped).
     pub async fn from_settings(settings: &JwtSettings, http: reqwest::Client) -> Result<Verifier, ConfigError> {
         let keys = match (&settings.hs256_secret, &settings.public_key_file, &settings.jwks_url) {
             (Some(secret), None, None) => {
@@ -102,7 +103,7 @@ impl Verifier {
                 let (key, alg) = load_pem(path).await?;
                 Keys::Fixed { key, alg }
             }
-            (None, None, Some(url)) => Keys::Jwks(Jwks::start(url.clone(), http).await),
+            (None, None, Some(url)) => Keys::Jwks(Jwks::start(url.clone(), http, settings.jwks_refresh).await),
             _ => {
                 let names = format!(
                     "{}, {} or {}",

@@ -11,7 +11,7 @@ use crate::cache::FragmentCache;
 use crate::config::{CacheSettings, ConfigError};
 use crate::context::RequestCtx;
 use crate::telemetry::Metrics;
-use crate::upstream::{Upstream, UpstreamError, Upstreams};
+use crate::upstream::{StreamedJson, Upstream, UpstreamError, Upstreams};
 
 /// Typed access to the eight backends.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ impl Backends {
     }
 
     /// `GET /orders/{id}` with the body left unread, for pass-through.
-    pub async fn order_raw(&self, ctx: &RequestCtx, id: &str) -> Result<reqwest::Response, UpstreamError> {
+    pub async fn order_raw(&self, ctx: &RequestCtx, id: &str) -> Result<StreamedJson, UpstreamError> {
         self.orders.get_streaming(ctx, &format!("/orders/{}", encode(id))).await
     }
 

@@ -1,17 +1,24 @@
 //! `GET /v1/orders/{id}`: pass-through to the orders service.
 //!
-//! Only a 2xx is passed on, its body streamed unchanged with its content
-//! type; hop-by-hop and other upstream headers are not copied. The
-//! client's `Authorization` and `X-User-Id` never reach the upstream (the
-//! call carries only the headers [`crate::upstream`] sets). An upstream 404
-//! (unknown order, or not the caller's) is 404 `not_found`, no answer by
-//! the deadline 504, any other failure 503.
+//! Only a 2xx `application/json` answer is passed on, its body streamed
+//! unchanged with its content type and length; hop-by-hop and other
+//! upstream headers are not copied. The client's `Authorization` and
+//! `X-User-Id` never reach the upstream (the call carries only the headers
+//! [`crate::upstream`] sets). An upstream 404 (unknown order, or not the
+//! caller's) is 404 `not_found`, no answer by the deadline 504, any other
+//! failure (another status or type, a declared length over
+//! `BFF_UPSTREAM_MAX_BODY_BYTES`) 503.
+//!
+//! Once the status is sent, a body that fails, stalls past the deadline or
+//! grows past the cap aborts the client's connection (DESIGN.md section
+//! 13): the stream ends in an error, so the server leaves a chunked body
+//! unterminated and a `Content-Length` body short. The client sees an
+//! incomplete message, never a complete-looking 200 with half an order.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 
 use crate::auth::Auth;
 use crate::backends::Order;
@@ -33,7 +40,8 @@ impl utoipa::IntoResponses for OrderProblems {
             .case(no_such_order(), "the order does not exist or is not the caller's")
             .case(
                 ApiError::UpstreamUnavailable,
-                "the orders service failed or answered a status other than 2xx and 404",
+                "the orders service failed, or answered a status other than 2xx and 404, a type other than \
+                 `application/json` or a body over the size cap",
             )
             .case(
                 ApiError::UpstreamTimeout,
@@ -86,21 +94,11 @@ pub async fn get_order(
             other => other.into_api_error(),
         })?;
 
-    let status = upstream.status();
-    let content_type = upstream
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("application/json"));
-    let content_length = upstream.headers().get(header::CONTENT_LENGTH).cloned();
-    // The body is bounded by the same deadline: an upstream that stalls
-    // mid-body cannot hold the client connection past it.
-    let body = upstream.bytes_stream().take_until(tokio::time::sleep_until(deadline));
-    let mut response = (status, Body::from_stream(body)).into_response();
+    let mut response = (upstream.status, Body::from_stream(upstream.body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type);
-    if let Some(length) = content_length {
-        headers.insert(header::CONTENT_LENGTH, length);
+    headers.insert(header::CONTENT_TYPE, upstream.content_type);
+    if let Some(length) = upstream.content_length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     Ok(response)

@@ -6,6 +6,12 @@
 //! runs out. Redis has no cheap "wake me when this key changes", so a
 //! duplicate waiting for an in-flight request polls every [`POLL`]. Any
 //! Redis failure is a [`StoreError`]: checkout fails closed.
+//!
+//! Every call is bounded by `BFF_REDIS_TIMEOUT_MS` ([`SharedRedis::call`]);
+//! `begin`'s also by its `wait_until` (the request's deadline), so a Redis
+//! that never answers costs checkout that bound, not its deadline. A poll
+//! that runs out of deadline while waiting for an in-flight duplicate
+//! reports [`Begin::InProgress`], as if it had found the record unchanged.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::{Begin, Claim, Fingerprint, IdempotencyStore, ScopedKey, StoreError, StoredAnswer};
-use crate::redis_conn::SharedRedis;
+use crate::redis_conn::{RedisDown, SharedRedis};
 
 /// How often a waiting duplicate looks at an in-flight record again.
 const POLL: Duration = Duration::from_millis(25);
@@ -103,25 +109,42 @@ impl RedisStore {
         format!("bff:idem:{hex}")
     }
 
-    async fn invoke(&self, script: &Script, key: &str, args: &[Vec<u8>]) -> Result<Value, StoreError> {
-        let mut connection = self.redis.connection().await.map_err(|e| StoreError(e.to_string()))?;
-        let mut invocation = script.key(key);
-        for arg in args {
-            invocation.arg(arg.as_slice());
-        }
-        invocation
-            .invoke_async(&mut connection)
+    /// Runs `script` on `key` within the Redis timeout and `deadline`.
+    async fn invoke(
+        &self,
+        script: &Script,
+        key: &str,
+        args: &[Vec<u8>],
+        deadline: Option<Instant>,
+    ) -> Result<Value, RedisDown> {
+        self.redis
+            .call(deadline, |mut connection| async move {
+                let mut invocation = script.key(key);
+                for arg in args {
+                    invocation.arg(arg.as_slice());
+                }
+                invocation.invoke_async(&mut connection).await
+            })
             .await
-            .map_err(|e| StoreError(self.redis.failed(&e).to_string()))
     }
 
-    async fn try_begin(&self, record: &str, claim: &Claim, lease: Duration) -> Result<Found, StoreError> {
+    async fn try_begin(
+        &self,
+        record: &str,
+        claim: &Claim,
+        lease: Duration,
+        deadline: Instant,
+    ) -> Result<Result<Found, StoreError>, RedisDown> {
         let args = [
             hex(claim.fingerprint().as_bytes()).into_bytes(),
             claim.token().to_string().into_bytes(),
             lease.as_millis().max(1).to_string().into_bytes(),
         ];
-        let reply = self.invoke(&self.begin, record, &args).await?;
+        let reply = self.invoke(&self.begin, record, &args, Some(deadline)).await?;
+        Ok(Self::read_begin(reply, claim))
+    }
+
+    fn read_begin(reply: Value, claim: &Claim) -> Result<Found, StoreError> {
         let Value::Array(items) = reply else {
             return Err(StoreError("unexpected reply to begin".into()));
         };
@@ -174,17 +197,32 @@ impl IdempotencyStore for RedisStore {
         Box::pin(async move {
             let record = Self::record_key(key);
             let claim = Claim::new(*fingerprint);
+            // The lease left on the in-flight record we last saw, and when.
+            let mut seen: Option<(Duration, Instant)> = None;
+            let in_progress = |(lease_left, at): (Duration, Instant)| Begin::InProgress {
+                retry_after: lease_left.saturating_sub(at.elapsed()),
+            };
             loop {
-                match self.try_begin(&record, &claim, lease).await? {
-                    Found::Begin(begin) => return Ok(begin),
-                    Found::Wait(lease_left) => {
-                        if Instant::now() >= wait_until {
-                            return Ok(Begin::InProgress {
-                                retry_after: lease_left,
-                            });
+                match self.try_begin(&record, &claim, lease, wait_until).await {
+                    Ok(found) => match found? {
+                        Found::Begin(begin) => return Ok(begin),
+                        Found::Wait(lease_left) => {
+                            let last = (lease_left, Instant::now());
+                            if Instant::now() < wait_until {
+                                tokio::time::sleep(POLL.min(wait_until.saturating_duration_since(Instant::now())))
+                                    .await;
+                            }
+                            if Instant::now() >= wait_until {
+                                return Ok(in_progress(last));
+                            }
+                            seen = Some(last);
                         }
-                        tokio::time::sleep(POLL.min(wait_until.saturating_duration_since(Instant::now()))).await;
-                    }
+                    },
+                    Err(down) => match seen {
+                        // Our time ran out during a poll of a record in flight.
+                        Some(last) if down.ran_out_of_deadline() => return Ok(in_progress(last)),
+                        _ => return Err(StoreError(down.to_string())),
+                    },
                 }
             }
         })
@@ -204,18 +242,20 @@ impl IdempotencyStore for RedisStore {
                 answer.body.to_vec(),
                 self.ttl.as_millis().to_string().into_bytes(),
             ];
-            self.invoke(&self.complete, &Self::record_key(key), &args)
+            self.invoke(&self.complete, &Self::record_key(key), &args, None)
                 .await
                 .map(|_| ())
+                .map_err(|e| StoreError(e.to_string()))
         })
     }
 
     fn abandon<'a>(&'a self, key: &'a ScopedKey, claim: &'a Claim) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let args = [claim.token().to_string().into_bytes()];
-            self.invoke(&self.abandon, &Self::record_key(key), &args)
+            self.invoke(&self.abandon, &Self::record_key(key), &args, None)
                 .await
                 .map(|_| ())
+                .map_err(|e| StoreError(e.to_string()))
         })
     }
 }

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::time::Instant;
 
+use super::guard::RECORD_RETRY_EVERY;
 use super::*;
 
 const LEASE: Duration = Duration::from_secs(2);
@@ -199,12 +201,105 @@ async fn a_completed_guard_leaves_the_record() {
     let request = Fingerprint::of(b"r");
     let claim = own(&store, &key("u-1"), &request).await;
     ClaimGuard::new(store.clone(), key("u-1"), claim)
-        .complete(&answer("kept"))
+        .complete(&answer("kept"), soon())
         .await
         .unwrap();
     tokio::task::yield_now().await;
     let replay = store.begin(&key("u-1"), &request, LEASE, soon()).await.unwrap();
     assert!(matches!(replay, Begin::Replay(_)), "{replay:?}");
+}
+
+/// A memory store whose `complete` fails (or hangs) a given number of
+/// times, and which counts abandons.
+#[derive(Debug)]
+struct FlakyStore {
+    inner: MemoryStore,
+    failures_left: std::sync::atomic::AtomicU32,
+    hang: bool,
+    abandons: std::sync::atomic::AtomicU32,
+}
+
+impl FlakyStore {
+    fn new(failures: u32, hang: bool) -> Arc<Self> {
+        Arc::new(Self {
+            inner: MemoryStore::new(Duration::from_secs(3600), 1 << 20),
+            failures_left: failures.into(),
+            hang,
+            abandons: 0.into(),
+        })
+    }
+}
+
+impl IdempotencyStore for FlakyStore {
+    fn begin<'a>(
+        &'a self,
+        key: &'a ScopedKey,
+        fingerprint: &'a Fingerprint,
+        lease: Duration,
+        wait_until: Instant,
+    ) -> BoxFuture<'a, Result<Begin, StoreError>> {
+        self.inner.begin(key, fingerprint, lease, wait_until)
+    }
+
+    fn complete<'a>(
+        &'a self,
+        key: &'a ScopedKey,
+        claim: &'a Claim,
+        answer: &'a StoredAnswer,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        use std::sync::atomic::Ordering;
+        let failing = self
+            .failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        match (failing, self.hang) {
+            (false, _) => self.inner.complete(key, claim, answer),
+            (true, false) => Box::pin(async { Err(StoreError("down".into())) }),
+            (true, true) => Box::pin(std::future::pending()),
+        }
+    }
+
+    fn abandon<'a>(&'a self, key: &'a ScopedKey, claim: &'a Claim) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.abandons.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.abandon(key, claim)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_record_is_retried_in_the_background_and_the_key_is_never_freed() {
+    let store = FlakyStore::new(3, false);
+    let request = Fingerprint::of(b"r");
+    let claim = own(&store.inner, &key("u-1"), &request).await;
+    let guard = ClaimGuard::new(store.clone(), key("u-1"), claim);
+    assert!(guard.complete(&answer("placed"), soon()).await.is_err());
+
+    // A retry meanwhile waits for the record instead of redoing the work.
+    let retry = store
+        .begin(&key("u-1"), &request, LEASE, Instant::now() + Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(
+        matches!(retry, Begin::Replay(ref a) if *a == answer("placed")),
+        "{retry:?}"
+    );
+    assert_eq!(store.abandons.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn recording_waits_for_a_silent_store_no_longer_than_the_deadline() {
+    let store = FlakyStore::new(1, true);
+    let request = Fingerprint::of(b"r");
+    let claim = own(&store.inner, &key("u-1"), &request).await;
+    let deadline = Instant::now() + Duration::from_millis(100);
+    let guard = ClaimGuard::new(store.clone(), key("u-1"), claim);
+    assert!(guard.complete(&answer("placed"), deadline).await.is_err());
+    assert_eq!(Instant::now(), deadline);
+    tokio::time::sleep(RECORD_RETRY_EVERY * 2).await;
+    let replay = store.begin(&key("u-1"), &request, LEASE, soon()).await.unwrap();
+    assert!(
+        matches!(replay, Begin::Replay(_)),
+        "recorded by the next attempt: {replay:?}"
+    );
 }
 
 #[tokio::test]

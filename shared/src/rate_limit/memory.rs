@@ -75,7 +75,7 @@ impl MemoryLimiter {
 }
 
 impl RateLimiter for MemoryLimiter {
-    fn check<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Decision> {
+    fn check<'a>(&'a self, key: &'a str, _deadline: tokio::time::Instant) -> BoxFuture<'a, Decision> {
         let decision = self.decide(key);
         async move { decision }.boxed()
     }

@@ -1,6 +1,8 @@
 //! Per-client rate limiting (DESIGN.md section 8): a token bucket of
 //! `BFF_RATE_LIMIT_BURST` refilled at `BFF_RATE_LIMIT_RPS`, keyed by the
-//! JWT `sub` when the request carries a valid token, else by client IP.
+//! JWT `sub` when the request carries a valid token, else by the client
+//! address ([`crate::client_addr`]: `X-Forwarded-For` believed only from
+//! `BFF_TRUSTED_PROXIES`; an IPv6 client keyed by its /64).
 //!
 //! The engine sits behind [`RateLimiter`]: in memory ([`MemoryLimiter`],
 //! governor's GCRA) by default, in Redis ([`RedisLimiter`], the same GCRA
@@ -19,8 +21,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use tokio::time::Instant;
 
 use crate::auth::Verifier;
+use crate::client_addr::TrustedProxies;
 use crate::config::RateLimitSettings;
 use crate::redis_conn::SharedRedis;
 use crate::telemetry::Metrics;
@@ -42,8 +46,10 @@ pub struct Decision {
 
 /// A rate-limit engine.
 pub trait RateLimiter: Send + Sync + std::fmt::Debug {
-    /// Takes one token for `key`, or refuses.
-    fn check<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Decision>;
+    /// Takes one token for `key`, or refuses. `deadline` is the request's:
+    /// an engine that does I/O decides by then (the Redis engine admits
+    /// the request when Redis has not answered in time).
+    fn check<'a>(&'a self, key: &'a str, deadline: Instant) -> BoxFuture<'a, Decision>;
 }
 
 /// Rounds a duration in microseconds up to whole seconds.
@@ -58,6 +64,7 @@ pub fn build(
     redis: Option<&Arc<SharedRedis>>,
     verifier: &Arc<Verifier>,
     metrics: &Arc<Metrics>,
+    trusted_proxies: &TrustedProxies,
 ) -> Option<RateLimitState> {
     let limiter: Arc<dyn RateLimiter> = match redis {
         Some(redis) => {
@@ -84,5 +91,6 @@ pub fn build(
         limiter,
         verifier: verifier.clone(),
         metrics: metrics.clone(),
+        trusted_proxies: trusted_proxies.clone(),
     })
 }

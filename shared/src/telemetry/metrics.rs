@@ -61,6 +61,17 @@ impl Metrics {
         self.handle.render()
     }
 
+    /// The value of one rendered series, such as
+    /// `bff_upstream_requests_total{upstream="users",outcome="ok"}`.
+    #[cfg(test)]
+    pub(crate) fn sample(&self, series: &str) -> Option<f64> {
+        self.render().lines().find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .and_then(|value| value.trim().parse().ok())
+        })
+    }
+
     /// Drains histogram buffers; call periodically (the server does).
     pub fn run_upkeep(&self) {
         self.handle.run_upkeep();
@@ -126,6 +137,10 @@ impl Metrics {
             DegradedReason::NotFound,
         ]
         .map(|r| outcome(r.as_str()));
+        // Touched so a scrape shows the series (as 0) before the first
+        // cancelled attempt.
+        let cancelled = outcome("cancelled");
+        cancelled.increment(0);
         let breaker: Gauge = self.recorder.register_gauge(
             &Key::from_parts("bff_circuit_breaker_state", vec![Label::new("upstream", upstream)]),
             &METADATA,
@@ -141,6 +156,7 @@ impl Metrics {
         UpstreamMetrics {
             ok: outcome("ok"),
             reasons,
+            cancelled,
             breaker,
             latency,
         }
@@ -163,7 +179,9 @@ pub enum CacheResult {
 pub struct UpstreamMetrics {
     ok: Counter,
     reasons: [Counter; 6],
-    /// `bff_circuit_breaker_state{upstream}`.
+    cancelled: Counter,
+    /// `bff_circuit_breaker_state{upstream}`, handed to the upstream's
+    /// breaker, which sets it at each transition.
     pub breaker: Gauge,
     latency: Histogram,
 }
@@ -181,6 +199,13 @@ impl UpstreamMetrics {
             Ok(()) => self.ok.increment(1),
             Err(reason) => self.reasons[reason as usize].increment(1),
         }
+    }
+
+    /// Counts one attempt dropped before it finished while the request
+    /// still had time (a section no longer needed, a hedge that lost):
+    /// outcome `cancelled`, which says nothing about the upstream.
+    pub fn cancelled(&self) {
+        self.cancelled.increment(1);
     }
 
     /// Records the duration of an attempt that was sent.

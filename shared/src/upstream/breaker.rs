@@ -6,10 +6,15 @@
 //! its failure re-opens it. What counts as a failure is decided by the
 //! caller ([`super::UpstreamError::trips_breaker`]); this module is only the
 //! state machine. It uses tokio's clock so tests can pause time.
+//!
+//! The `bff_circuit_breaker_state` gauge, when given, is set under the
+//! state's lock at every transition, so it reads what the machine is in:
+//! 2 from the moment a probe is admitted until its answer, not only after.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
+use metrics::Gauge;
 use tokio::time::Instant;
 
 /// The breaker's state, as exported in `bff_circuit_breaker_state`.
@@ -41,12 +46,26 @@ enum State {
     HalfOpen { probe_out: bool },
 }
 
+impl State {
+    /// The exported state. An open period that has ended still reads as
+    /// open here: the machine moves to half-open when the probe is admitted.
+    fn exported(&self) -> BreakerState {
+        match self {
+            Self::Closed { .. } => BreakerState::Closed,
+            Self::Open { .. } => BreakerState::Open,
+            Self::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+}
+
 /// A per-upstream breaker.
 #[derive(Debug)]
 pub struct Breaker {
     state: Mutex<State>,
     threshold: u32,
     open_for: Duration,
+    /// `bff_circuit_breaker_state{upstream}`, set at each transition.
+    gauge: Option<Gauge>,
 }
 
 /// Permission to make one call; report its result with [`Breaker::record`].
@@ -79,10 +98,21 @@ impl Breaker {
             state: Mutex::new(State::Closed { failures: 0 }),
             threshold: threshold.max(1),
             open_for,
+            gauge: None,
         }
     }
 
-    /// The current state (an expired open period reads as half-open).
+    /// The same breaker, reporting its state to `gauge` (0 closed, 1 open,
+    /// 2 half-open) as each transition happens.
+    pub fn with_gauge(mut self, gauge: Gauge) -> Self {
+        gauge.set(BreakerState::Closed.gauge());
+        self.gauge = Some(gauge);
+        self
+    }
+
+    /// The current state. An expired open period reads as half-open here
+    /// (the next call will be the probe), while the gauge moves to 2 only
+    /// when that probe is admitted.
     pub fn state(&self) -> BreakerState {
         match &*self.lock() {
             State::Closed { .. } => BreakerState::Closed,
@@ -100,7 +130,7 @@ impl Breaker {
                 if Instant::now() < *until {
                     return None;
                 }
-                *state = State::HalfOpen { probe_out: true };
+                self.enter(&mut state, State::HalfOpen { probe_out: true });
                 true
             }
             State::HalfOpen { probe_out } => {
@@ -131,21 +161,31 @@ impl Breaker {
             (State::Closed { failures }, Verdict::Failure) => {
                 *failures += 1;
                 if *failures >= self.threshold {
-                    *state = State::Open {
-                        until: Instant::now() + self.open_for,
-                    };
+                    self.open(&mut state);
                 }
             }
-            (State::HalfOpen { .. }, Verdict::Success) if probe => *state = State::Closed { failures: 0 },
-            (State::HalfOpen { .. }, Verdict::Failure) if probe => {
-                *state = State::Open {
-                    until: Instant::now() + self.open_for,
-                };
+            (State::HalfOpen { .. }, Verdict::Success) if probe => {
+                self.enter(&mut state, State::Closed { failures: 0 })
             }
+            (State::HalfOpen { .. }, Verdict::Failure) if probe => self.open(&mut state),
             (State::HalfOpen { probe_out }, Verdict::Neutral) if probe => *probe_out = false,
             // Results of calls admitted before the breaker opened do not
             // move an open or half-open breaker: only the probe decides.
             _ => {}
+        }
+    }
+
+    fn open(&self, state: &mut State) {
+        let until = Instant::now() + self.open_for;
+        self.enter(state, State::Open { until });
+    }
+
+    /// Moves to `next` and reports it, while the caller holds the lock, so
+    /// the gauge never shows a state the machine has already left.
+    fn enter(&self, state: &mut State, next: State) {
+        *state = next;
+        if let Some(gauge) = &self.gauge {
+            gauge.set(state.exported().gauge());
         }
     }
 
@@ -166,9 +206,19 @@ impl Drop for Ticket<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
 
     const OPEN: Duration = Duration::from_millis(5000);
+
+    /// A breaker whose gauge the test can read.
+    fn gauged(threshold: u32) -> (Breaker, impl Fn() -> f64) {
+        let cell = Arc::new(AtomicU64::new(f64::NAN.to_bits()));
+        let breaker = Breaker::new(threshold, OPEN).with_gauge(Gauge::from_arc(cell.clone()));
+        (breaker, move || f64::from_bits(cell.load(Ordering::Relaxed)))
+    }
 
     fn fail(b: &Breaker) {
         let t = b.try_acquire().expect("admitted");
@@ -244,5 +294,45 @@ mod tests {
         fail(&b);
         b.record(early, Verdict::Success);
         assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_gauge_follows_each_transition_as_it_happens() {
+        let (b, gauge) = gauged(2);
+        assert_eq!(gauge(), 0.0, "closed from the start");
+        fail(&b);
+        assert_eq!(gauge(), 0.0, "one failure of two");
+        fail(&b);
+        assert_eq!(gauge(), 1.0, "open at the threshold");
+        tokio::time::advance(OPEN).await;
+        assert_eq!(gauge(), 1.0, "still open until a probe is admitted");
+        let probe = b.try_acquire().expect("probe admitted");
+        assert_eq!(gauge(), 2.0, "half-open while the probe is out");
+        assert!(b.try_acquire().is_none());
+        assert_eq!(gauge(), 2.0, "a refused caller changes nothing");
+        b.record(probe, Verdict::Failure);
+        assert_eq!(gauge(), 1.0, "a failed probe re-opens");
+        tokio::time::advance(OPEN).await;
+        let probe = b.try_acquire().expect("second probe admitted");
+        assert_eq!(gauge(), 2.0);
+        drop(probe);
+        assert_eq!(gauge(), 2.0, "a cancelled probe leaves it half-open");
+        let probe = b.try_acquire().expect("the freed slot admits the next probe");
+        assert_eq!(gauge(), 2.0);
+        b.record(probe, Verdict::Success);
+        assert_eq!(gauge(), 0.0, "a successful probe closes it");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_gauge_ignores_late_results_and_neutral_verdicts() {
+        let (b, gauge) = gauged(1);
+        let early = b.try_acquire().unwrap();
+        let neutral = b.try_acquire().unwrap();
+        b.record(neutral, Verdict::Neutral);
+        assert_eq!(gauge(), 0.0);
+        fail(&b);
+        assert_eq!(gauge(), 1.0);
+        b.record(early, Verdict::Success);
+        assert_eq!(gauge(), 1.0, "a call admitted before opening does not close it");
     }
 }

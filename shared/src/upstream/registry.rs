@@ -28,6 +28,7 @@ impl Upstreams {
                     name,
                     upstream,
                     &settings.breaker,
+                    settings.upstream_max_body_bytes,
                     client.clone(),
                     metrics,
                 )),

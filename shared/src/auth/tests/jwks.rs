@@ -224,3 +224,62 @@ async fn an_expired_jwks_token_is_token_expired() {
     );
     assert_eq!(verifier.verify(&token).await, Err(ApiError::TokenExpired));
 }
+
+#[tokio::test]
+async fn a_key_removed_from_the_set_is_rejected_after_one_refresh_period_and_the_others_still_work() {
+    let period = Duration::from_secs(1);
+    let server = JwksServer::start(vec![
+        jwk(&rsa_signer(), Algorithm::RS256, "leaving"),
+        jwk(&ec_signer(), Algorithm::ES256, "staying"),
+    ])
+    .await;
+    let verifier = server.verifier_refreshing_every(period).await;
+    let leaving = sign(Algorithm::RS256, &rsa_signer(), Some("leaving"), &good_claims("u-1"));
+    let staying = sign(Algorithm::ES256, &ec_signer(), Some("staying"), &good_claims("u-2"));
+    assert!(verifier.verify(&leaving).await.is_ok(), "published at start");
+
+    server.remove("leaving");
+    // One period, plus a margin for the fetch itself.
+    sleep(period + Duration::from_millis(500)).await;
+    assert_eq!(verifier.verify(&leaving).await, Err(ApiError::InvalidToken));
+    assert!(
+        verifier.verify(&staying).await.is_ok(),
+        "a key still published keeps working"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_is_fetched_once_per_period_and_its_last_keys_are_kept() {
+    let period = Duration::from_secs(1);
+    let server = JwksServer::start(vec![jwk(&ec_signer(), Algorithm::ES256, "ec-1")]).await;
+    let verifier = server.verifier_refreshing_every(period).await;
+    server.set_down(true);
+    let started = Instant::now();
+    sleep(Duration::from_millis(3500)).await;
+    let background = server.hits() - 1;
+    let periods = (started.elapsed().as_millis() / period.as_millis()) as usize;
+    assert!(
+        (1..=periods).contains(&background),
+        "{background} background fetches in {periods} periods"
+    );
+    let token = sign(Algorithm::ES256, &ec_signer(), Some("ec-1"), &good_claims("u-1"));
+    assert!(verifier.verify(&token).await.is_ok(), "the last good keys are kept");
+}
+
+#[tokio::test]
+async fn the_background_refresh_ends_when_the_verifier_is_dropped() {
+    let period = Duration::from_secs(1);
+    let server = JwksServer::start(vec![jwk(&ec_signer(), Algorithm::ES256, "ec-1")]).await;
+    let verifier = server.verifier_refreshing_every(period).await;
+    sleep(period + Duration::from_millis(300)).await;
+    assert!(server.hits() >= 2, "refreshed in the background while alive");
+    drop(verifier);
+    let after_drop = server.hits();
+    sleep(period * 2 + Duration::from_millis(300)).await;
+    assert!(
+        server.hits() <= after_drop + 1,
+        "still fetching after the drop: {} then {}",
+        after_drop,
+        server.hits()
+    );
+}

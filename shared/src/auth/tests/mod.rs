@@ -204,6 +204,11 @@ impl JwksServer {
         self.keys.lock().expect("keys").push(key);
     }
 
+    /// Withdraws the key published under `kid`.
+    pub fn remove(&self, kid: &str) {
+        self.keys.lock().expect("keys").retain(|key| key["kid"] != kid);
+    }
+
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
     }
@@ -218,8 +223,15 @@ impl JwksServer {
     }
 
     pub async fn verifier(&self) -> Verifier {
+        self.verifier_refreshing_every(JwtSettings::default().jwks_refresh)
+            .await
+    }
+
+    /// A verifier whose background refresh runs every `period`.
+    pub async fn verifier_refreshing_every(&self, period: Duration) -> Verifier {
         let settings = JwtSettings {
             jwks_url: Some(self.url.clone()),
+            jwks_refresh: period,
             ..JwtSettings::default()
         };
         Verifier::from_settings(&settings, http())

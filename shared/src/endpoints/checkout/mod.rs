@@ -16,6 +16,16 @@
 //!    answer we lost (timeout) is found again by that retry, because the
 //!    key is forwarded to orders, which is idempotent by it.
 //!
+//! Every store call is bounded by `BFF_REDIS_TIMEOUT_MS` and the request's
+//! deadline, so a Redis that is down or silent costs checkout at most that
+//! bound before its 503. If recording the 201 fails (the order *is*
+//! placed), the client still gets its 201, and the record is retried in
+//! the background while the key stays claimed
+//! ([`ClaimGuard`](crate::idempotency::ClaimGuard)): nothing is lost (the
+//! client has its order) and nothing is doubled (a retry waits for the
+//! record, or, if the store stays down past the lease, runs again and gets
+//! the same order back from orders, idempotent by the forwarded key).
+//!
 //! Mount it in a BFF whose state is [`Platform`]:
 //!
 //! ```
@@ -184,15 +194,15 @@ pub async fn checkout(
     let placed = flow::place(&platform.backends, &ctx, &fan, key.header_value(), &request).await;
     match placed.and_then(|order| response::created(&fan, order)) {
         Ok((stored, response)) => {
-            if let Err(e) = guard.complete(&stored).await {
-                // The order exists: say so. A retry finds it again through
-                // orders' own idempotency, as the key is forwarded.
-                tracing::error!(error = %e, "could not record a checkout answer");
+            if let Err(e) = guard.complete(&stored, ctx.deadline.instant()).await {
+                // The order exists: say so. Recording goes on in the
+                // background (see the module docs).
+                tracing::warn!(error = %e, "could not record a checkout answer yet; retrying in the background");
             }
             Ok(response)
         }
         Err(error) => {
-            if let Err(e) = guard.abandon().await {
+            if let Err(e) = guard.abandon(ctx.deadline.instant()).await {
                 tracing::warn!(error = %e, "could not free an idempotency key; its lease will");
             }
             Err(error)
