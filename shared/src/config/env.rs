@@ -144,6 +144,26 @@ pub(super) fn parse_jwks_url(name: &str, value: &str) -> Result<String, ConfigEr
     Ok(url)
 }
 
+/// A Redis URL: `redis://` or `unix://`. The value is never echoed in the
+/// error, since it may carry a password. `rediss://` is refused with its
+/// own message: this build has no TLS client for Redis (terminate TLS in a
+/// sidecar on loopback instead).
+pub(super) fn parse_redis_url(name: &str, value: &str) -> Result<String, ConfigError> {
+    if value.starts_with("rediss://") {
+        return Err(ConfigError::new(
+            name,
+            "rediss:// is not supported: this build has no TLS client for Redis; reach a TLS-terminating sidecar through redis://127.0.0.1",
+        ));
+    }
+    if !(value.starts_with("redis://") || value.starts_with("unix://")) {
+        return Err(ConfigError::new(
+            name,
+            "invalid value: expected a redis://[user:password@]host[:port][/db] or unix:// URL",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 /// Comma-separated CIDRs (`10.0.0.0/8`, `::1/128`) or bare addresses.
 pub(super) fn trusted_proxies(name: &str, value: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
     value
@@ -239,13 +259,7 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
         s.rate_limit.burst = parse(RATE_LIMIT_BURST, v, "a whole number of requests (0 turns limiting off)")?;
     }
     if let Some(v) = get(env, REDIS_URL) {
-        if !(v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("unix://")) {
-            return Err(ConfigError::new(
-                REDIS_URL,
-                format!("invalid value {v:?}: expected a redis:// URL"),
-            ));
-        }
-        s.redis_url = Some(v.to_owned());
+        s.redis_url = Some(parse_redis_url(REDIS_URL, v)?);
     }
     if let Some(v) = get(env, CORS_ORIGINS) {
         s.cors_origins = cors_origins(CORS_ORIGINS, v)?;
@@ -408,6 +422,21 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_url_error_never_echoes_the_password() {
+        let err = load(
+            defaults(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("BFF_REDIS_URL", "http://user:hunter2@cache:6379"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.variable, "BFF_REDIS_URL");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
     fn a_missing_jwt_key_names_all_three_variables() {
         let err = load(defaults(), None, &env(&[])).unwrap_err().to_string();
         assert!(err.contains("BFF_JWT_HS256_SECRET"), "{err}");
@@ -434,6 +463,8 @@ mod tests {
             ("BFF_REDIS_TIMEOUT_MS", "0"),
             ("BFF_JWT_JWKS_REFRESH_SECS", "0"),
             ("BFF_JWT_JWKS_URL", "http://keys.example.com/jwks.json"),
+            ("BFF_REDIS_URL", "http://127.0.0.1:6379"),
+            ("BFF_REDIS_URL", "rediss://127.0.0.1:6379"),
         ] {
             let err = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s"), (var, value)])).unwrap_err();
             assert_eq!(err.variable, var);

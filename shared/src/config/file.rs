@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::env::{cors_origins, log_format, parse, parse_jwks_url, parse_url, trusted_proxies};
+use super::env::{cors_origins, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies};
 use super::{ConfigError, Settings, UpstreamSettings};
 
 #[derive(Deserialize, Default)]
@@ -134,7 +134,7 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
         s.log_format = log_format(&key("log_format"), &v)?;
     }
     if let Some(v) = file.redis_url {
-        s.redis_url = Some(v);
+        s.redis_url = Some(parse_redis_url(&key("redis_url"), &v)?);
     }
     if let Some(v) = file.cors_origins {
         s.cors_origins = cors_origins(&key("cors_origins"), &v.join(","))?;

@@ -198,7 +198,8 @@ impl Default for BreakerSettings {
 }
 
 /// How bearer tokens are verified; exactly one key source must be set.
-#[derive(Debug, Clone)]
+/// Its `Debug` output redacts the HS256 secret.
+#[derive(Clone)]
 pub struct JwtSettings {
     /// `BFF_JWT_HS256_SECRET`.
     pub hs256_secret: Option<String>,
@@ -214,6 +215,19 @@ pub struct JwtSettings {
     /// key removed from the set stops being accepted within one period.
     /// Default: 300 s.
     pub jwks_refresh: Duration,
+}
+
+impl std::fmt::Debug for JwtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtSettings")
+            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "<redacted>"))
+            .field("public_key_file", &self.public_key_file)
+            .field("jwks_url", &self.jwks_url)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("jwks_refresh", &self.jwks_refresh)
+            .finish()
+    }
 }
 
 impl Default for JwtSettings {
