@@ -107,10 +107,7 @@ impl HttpBody for DeadlineBody {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
             return Poll::Ready(frame);
         }
@@ -243,6 +240,8 @@ mod tests {
     fn the_timeout_is_found_through_the_errors_that_wrap_it() {
         let wrapped = axum::Error::new(axum::Error::new(RequestBodyTimeout));
         assert!(RequestBodyTimeout::caused(&wrapped));
-        assert!(!RequestBodyTimeout::caused(&axum::Error::new(std::io::Error::other("reset"))));
+        assert!(!RequestBodyTimeout::caused(&axum::Error::new(std::io::Error::other(
+            "reset"
+        ))));
     }
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod checkout;
+mod edge;
 mod mobile_auth;
 mod mobile_errors;
 mod mobile_home;

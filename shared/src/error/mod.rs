@@ -206,9 +206,18 @@ mod tests {
     #[test]
     fn a_request_timeout_is_408_and_closes_the_connection() {
         let error = ApiError::RequestTimeout;
-        assert_eq!((error.status(), error.code()), (StatusCode::REQUEST_TIMEOUT, "request_timeout"));
+        assert_eq!(
+            (error.status(), error.code()),
+            (StatusCode::REQUEST_TIMEOUT, "request_timeout")
+        );
         let response = error.into_response();
         assert_eq!(response.headers()[header::CONNECTION], "close");
-        assert!(ApiError::Unauthorized.into_response().headers().get(header::CONNECTION).is_none());
+        assert!(
+            ApiError::Unauthorized
+                .into_response()
+                .headers()
+                .get(header::CONNECTION)
+                .is_none()
+        );
     }
 }
