@@ -222,13 +222,20 @@ where
             match clock.verdict(now) {
                 Verdict::WaitUntil(None) => return Poll::Pending,
                 Verdict::WaitUntil(Some(at)) => {
-                    if armed != Some(at) {
+                    // The timer is moved only to an earlier instant. A later
+                    // one (the usual case: each request pushes the deadline
+                    // out) waits for the armed timer to fire, then re-arms:
+                    // a busy keep-alive connection touches the runtime's
+                    // timer about once per header timeout, not twice per
+                    // request.
+                    if armed.is_none_or(|armed| at < armed) {
                         timer.as_mut().reset(at);
                         armed = Some(at);
                     }
                     if timer.as_mut().poll(cx).is_pending() {
                         return Poll::Pending;
                     }
+                    armed = None;
                 }
                 Verdict::CloseGracefully => {
                     clock.asked_to_close(now);
