@@ -175,6 +175,102 @@ async fn a_keep_alive_connection_idle_longer_than_the_header_timeout_is_still_us
     assert_eq!(exchange(&mut stream, HEALTHZ).await.status, 200);
 }
 
+/// An HTTP/2 frame: 24-bit length, type, flags, stream id, payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    frame.extend_from_slice(&[kind, flags]);
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+const H2_DATA: u8 = 0;
+const H2_SETTINGS: u8 = 4;
+const H2_PING: u8 = 6;
+const H2_GOAWAY: u8 = 7;
+const H2_END_STREAM: u8 = 1;
+const H2_ACK: u8 = 1;
+
+/// Reads HTTP/2 frames, acknowledging pings (the server's graceful close
+/// waits for one), until `until` says stop (`Some(true)`) or the server closes the
+/// connection (`Some(false)`); `None` when `within` passes first.
+async fn h2_frames_until(
+    stream: &mut TcpStream,
+    within: Duration,
+    mut until: impl FnMut(u8, u8, u32) -> bool,
+) -> Option<bool> {
+    let deadline = Instant::now() + within;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while buf.len() >= 9 {
+            let length = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+            if buf.len() < 9 + length {
+                break;
+            }
+            let (kind, flags) = (buf[3], buf[4]);
+            let id = u32::from_be_bytes([buf[5] & 0x7f, buf[6], buf[7], buf[8]]);
+            let payload = buf[9..9 + length].to_vec();
+            buf.drain(..9 + length);
+            if kind == H2_PING && flags & H2_ACK == 0 {
+                let _ = stream.write_all(&h2_frame(H2_PING, H2_ACK, 0, &payload)).await;
+            }
+            if until(kind, flags, id) {
+                return Some(true);
+            }
+        }
+        match timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            stream.read(&mut chunk),
+        )
+        .await
+        {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(false),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_http2_connection_idle_past_the_idle_timeout_is_sent_goaway_and_closed() {
+    let stack = spawn_with(
+        Bff::Mobile,
+        &[("BFF_HEADER_TIMEOUT_MS", "300"), ("BFF_IDLE_TIMEOUT_MS", "1000")],
+    )
+    .await;
+    let mut stream = connect(&stack).await;
+    // Prior knowledge (h2c): the preface, empty settings, then
+    // `GET /healthz` in HPACK (indexed `:method GET`, `:scheme http`,
+    // literal `:path` and `:authority`). Nothing is sent after the request
+    // (not even a settings acknowledgement) until the server speaks: the
+    // idle timer must start when the answer ends, not on the client's
+    // next byte.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend(h2_frame(H2_SETTINGS, 0, 0, &[]));
+    let mut headers = vec![0x82, 0x86, 0x44, 8];
+    headers.extend_from_slice(b"/healthz");
+    headers.extend_from_slice(&[0x41, 3]);
+    headers.extend_from_slice(b"bff");
+    hello.extend(h2_frame(1, 0x4 | H2_END_STREAM, 1, &headers));
+    stream.write_all(&hello).await.expect("request sent");
+    let answered = h2_frames_until(&mut stream, MARGIN, |kind, flags, id| {
+        id == 1 && kind == H2_DATA && flags & H2_END_STREAM != 0
+    })
+    .await;
+    assert_eq!(answered, Some(true), "no complete answer on stream 1");
+    // Pings and window updates are not requests: idling goes on, past the
+    // header timeout, until the idle timeout.
+    let mut goaway = false;
+    let closed = h2_frames_until(&mut stream, Duration::from_millis(1000) + MARGIN, |kind, _, _| {
+        goaway |= kind == H2_GOAWAY;
+        false
+    })
+    .await;
+    assert_eq!(closed, Some(false), "the idle HTTP/2 connection is still open");
+    assert!(goaway, "closed without GOAWAY");
+}
+
 #[tokio::test]
 async fn a_second_head_that_does_not_complete_within_the_header_timeout_is_closed() {
     let stack = spawn_with(

@@ -26,8 +26,10 @@
 //! has shown it speaks HTTP/2, bytes no longer move it from idle to head.
 
 use std::sync::Mutex;
+use std::task::Waker;
 use std::time::Duration;
 
+use futures::task::AtomicWaker;
 use tokio::time::Instant;
 
 /// Why a connection is dropped without a graceful close.
@@ -78,6 +80,10 @@ pub(super) struct Clock {
     state: Mutex<State>,
     header_timeout: Duration,
     idle_timeout: Duration,
+    /// The connection task, woken when an HTTP/2 connection turns idle:
+    /// HTTP/2 answers finish in their own tasks (HTTP/1.1 ones finish
+    /// while the connection task polls, which then asks for a verdict).
+    task: AtomicWaker,
 }
 
 impl Clock {
@@ -94,7 +100,14 @@ impl Clock {
             }),
             header_timeout,
             idle_timeout,
+            task: AtomicWaker::new(),
         }
+    }
+
+    /// The connection task to wake when an event outside it changes the
+    /// verdict.
+    pub(super) fn register(&self, task: &Waker) {
+        self.task.register(task);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -124,6 +137,10 @@ impl Clock {
         state.in_flight = state.in_flight.saturating_sub(1);
         if state.in_flight == 0 {
             state.phase = Phase::Idle { since: now };
+            if state.multiplexed {
+                drop(state);
+                self.task.wake();
+            }
         }
     }
 

@@ -208,6 +208,7 @@ where
     let mut draining = false;
     let mut drained = pin!(drain.changed());
     poll_fn(|cx| {
+        clock.register(cx.waker());
         if !draining && drained.as_mut().poll(cx).is_ready() {
             draining = true;
             clock.start_draining(Instant::now());
