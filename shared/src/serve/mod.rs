@@ -3,12 +3,13 @@
 //!
 //! Connections are served by hyper-util's `auto` builder (HTTP/1.1 with
 //! keep-alive, or h2c), one task each, at most `BFF_MAX_CONNECTIONS` at once
-//! ([`accept`]). Each connection has a clock that enforces the slow-client
-//! rules of DESIGN.md section 12 ([`clock`], [`connection`]): the first
-//! request head within `BFF_HEADER_TIMEOUT_MS` of opening, each later head
-//! within that time of its first byte, and an idle keep-alive connection
-//! closed after `BFF_IDLE_TIMEOUT_MS`. (A request body that has not arrived
-//! by the request's deadline is [`crate::context`]'s: 408.)
+//! (`serve/accept.rs`). Each connection has a clock that enforces the
+//! slow-client rules of DESIGN.md section 12 (`serve/clock.rs`,
+//! `serve/connection.rs`): the first request head within
+//! `BFF_HEADER_TIMEOUT_MS` of opening, each later head within that time of
+//! its first byte, and an idle keep-alive connection closed after
+//! `BFF_IDLE_TIMEOUT_MS`. (A request body that has not arrived by the
+//! request's deadline is [`crate::context`]'s: 408.)
 //!
 //! Why not hyper's own `http1().header_read_timeout`: hyper 1.x starts that
 //! timer as soon as it waits for a head, and on a keep-alive connection it
