@@ -76,7 +76,8 @@ pub(super) async fn run(
             peer,
             app: app.clone(),
             builder: builder.clone(),
-            edge: (edge.header_timeout, edge.idle_timeout),
+            header_timeout: edge.header_timeout,
+            idle_timeout: edge.idle_timeout,
             drain: drain_rx.clone(),
             _permit: permit,
         };
@@ -106,7 +107,8 @@ struct Conn {
     peer: SocketAddr,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    edge: (Duration, Duration),
+    header_timeout: Duration,
+    idle_timeout: Duration,
     drain: watch::Receiver<()>,
     /// Its slot among `BFF_MAX_CONNECTIONS`, freed when the task ends.
     _permit: OwnedSemaphorePermit,
@@ -117,8 +119,7 @@ impl Conn {
         // No Nagle on client connections: answers are written whole and
         // must not wait for the client's delayed ACK.
         let _ = self.tcp.set_nodelay(true);
-        let (header_timeout, idle_timeout) = self.edge;
-        let clock = Arc::new(Clock::new(Instant::now(), header_timeout, idle_timeout));
+        let clock = Arc::new(Clock::new(Instant::now(), self.header_timeout, self.idle_timeout));
         let io = TokioIo::new(TrackedIo::new(self.tcp, clock.clone()));
         let service = ConnService::new(self.app, self.peer, clock.clone());
         let conn = self.builder.serve_connection(io, service);
