@@ -65,9 +65,13 @@ pub async fn start_bff(
     let readiness: Readiness = platform.readiness.clone();
     let router = app(platform.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve::serve(listener, router, readiness, async move {
-        let _ = stopped.await;
-    }));
+    let edge = platform.settings.edge.clone();
+    let task = tokio::spawn(async move {
+        serve::serve(listener, router, &edge, readiness, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
     Ok(RunningBff {
         addr,
         platform,

@@ -117,7 +117,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let api = OpenApiRouter::new().routes(routes!(me)).with_state(app);
     let router = stack::finish(api, &platform);
     tracing::info!(listen = %platform.settings.listen, "mini BFF serving; docs at /docs");
-    serve::serve(listener, router, platform.readiness.clone(), serve::shutdown_signal()).await?;
+    let (edge, readiness) = (&platform.settings.edge, platform.readiness.clone());
+    serve::serve(listener, router, edge, readiness, serve::shutdown_signal()).await?;
     Ok(())
 }
 

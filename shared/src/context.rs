@@ -3,17 +3,25 @@
 //!
 //! The deadline starts when the request arrives (the [`layer`] middleware
 //! stamps it), so time spent in auth or rate limiting is charged to it.
+//! The request's body is bound by the same deadline: reading a body that
+//! has not fully arrived by then fails with [`RequestBodyTimeout`], which
+//! the body extractors answer 408 `request_timeout` (and the connection is
+//! closed), so a client that trickles a body cannot hold a request open.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use tokio::time::Instant;
+use hyper::body::{Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
 
 use crate::error::ApiError;
 use crate::request_id::RequestId;
@@ -44,10 +52,82 @@ impl Deadline {
     }
 }
 
-/// Middleware: stamps the request's [`Deadline`] on arrival.
+/// Middleware: stamps the request's [`Deadline`] on arrival, and bounds
+/// the reading of its body by it (a body already complete, such as a GET's
+/// empty one, is left as it is).
 pub async fn layer(State(budget): State<Duration>, mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(Deadline::after(budget));
+    let deadline = Deadline::after(budget);
+    request.extensions_mut().insert(deadline);
+    if !request.body().is_end_stream() {
+        request = request.map(|body| Body::new(DeadlineBody::new(body, deadline)));
+    }
     next.run(request).await
+}
+
+/// The error of a request body still arriving at the request's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the request body did not arrive by the request's deadline")]
+pub struct RequestBodyTimeout;
+
+impl RequestBodyTimeout {
+    /// Whether `error`, or any error in its `source()` chain, is a
+    /// [`RequestBodyTimeout`]: body-reading rejections wrap the body's error.
+    pub fn caused(error: &(dyn std::error::Error + 'static)) -> bool {
+        let mut next = Some(error);
+        while let Some(error) = next {
+            if error.is::<Self>() {
+                return true;
+            }
+            next = error.source();
+        }
+        false
+    }
+}
+
+/// A request body that fails with [`RequestBodyTimeout`] once the deadline
+/// passes while it still waits for bytes. The timer is created only if the
+/// body ever has to wait.
+struct DeadlineBody {
+    inner: Body,
+    deadline: Deadline,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl DeadlineBody {
+    fn new(inner: Body, deadline: Deadline) -> Self {
+        Self {
+            inner,
+            deadline,
+            timer: None,
+        }
+    }
+}
+
+impl HttpBody for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        let deadline = self.deadline.instant();
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(RequestBodyTimeout)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// What an upstream call carries from the client request.
@@ -106,5 +186,62 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
             user: None,
             deadline,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::extract::FromRequest;
+    use axum::routing::post;
+    use futures::StreamExt;
+    use tower::ServiceExt;
+
+    use crate::error::ApiError;
+
+    /// A body that sends `first` and then never finishes.
+    fn stalled_body(first: &'static [u8]) -> Body {
+        let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from_static(first)) })
+            .chain(futures::stream::pending());
+        Body::from_stream(stream)
+    }
+
+    async fn read_body(request: Request) -> Result<Bytes, ApiError> {
+        Bytes::from_request(request, &()).await.map_err(ApiError::from)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_still_arriving_at_the_deadline_is_a_request_timeout() {
+        let app = Router::new()
+            .route("/", post(read_body))
+            .layer(axum::middleware::from_fn_with_state(Duration::from_millis(300), layer));
+        let request = Request::post("/").body(stalled_body(b"{\"li")).expect("request");
+        let started = Instant::now();
+        let response = app.oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), axum::http::StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(response.headers()["connection"], "close");
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_arrives_in_time_is_read_whole() {
+        let app = Router::new()
+            .route("/", post(|body: Bytes| async move { body }))
+            .layer(axum::middleware::from_fn_with_state(Duration::from_millis(300), layer));
+        let request = Request::post("/").body(Body::from("{\"lines\":[]}")).expect("request");
+        let response = app.oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
+        assert_eq!(&body[..], b"{\"lines\":[]}");
+    }
+
+    #[test]
+    fn the_timeout_is_found_through_the_errors_that_wrap_it() {
+        let wrapped = axum::Error::new(axum::Error::new(RequestBodyTimeout));
+        assert!(RequestBodyTimeout::caused(&wrapped));
+        assert!(!RequestBodyTimeout::caused(&axum::Error::new(std::io::Error::other(
+            "reset"
+        ))));
     }
 }

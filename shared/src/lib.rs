@@ -25,8 +25,10 @@
 //! - [`openapi`]: the parts of a BFF's OpenAPI document every BFF shares,
 //!   `/openapi.json` and the `/docs` page;
 //! - [`context`], [`request_id`], [`extract`]: per-request plumbing;
+//! - [`security_headers`]: `nosniff` and the pages' `Content-Security-Policy`;
 //! - [`telemetry`], [`ops`], [`stack`], [`serve`], [`platform`]: metrics,
-//!   logs, operations endpoints, the middleware stack, start-up.
+//!   logs, operations endpoints, the middleware stack, start-up and the
+//!   connection edge (connection cap, header and idle timeouts).
 //!
 //! Our concrete backends: [`backends`] (typed calls and DTOs) and
 //! [`endpoints`] (the order pass-through and checkout, mounted by every
@@ -120,6 +122,7 @@ pub mod platform;
 pub mod rate_limit;
 pub mod redis_conn;
 pub mod request_id;
+pub mod security_headers;
 pub mod serve;
 pub mod stack;
 pub mod telemetry;

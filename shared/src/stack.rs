@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::{self, ApiError};
 use crate::platform::Platform;
 use crate::telemetry::Metrics;
-use crate::{context, openapi, ops, request_id};
+use crate::{context, openapi, ops, request_id, security_headers};
 
 /// Adds the operations routes, `/openapi.json` and `/docs`, the
 /// problem+json fallbacks and the common layers to a BFF's API routes.
@@ -71,8 +71,12 @@ pub fn finish_with(api: OpenApiRouter, platform: &Platform, cors: Option<CorsLay
         Some(cors) => router.layer(cors),
         None => router,
     };
-    // Outermost: the request id, so every response and log line has one.
-    router.layer(middleware::from_fn(request_id::layer))
+    // The request id, so every response and log line has one.
+    let router = router.layer(middleware::from_fn(request_id::layer));
+    // Outermost: `X-Content-Type-Options: nosniff`, set last on the way out,
+    // so that every response carries it, whichever layer produced it
+    // (fallbacks, 429, CORS preflights, a panic's 500, 408).
+    router.layer(security_headers::nosniff())
 }
 
 async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {

@@ -8,6 +8,7 @@ mod support;
 mod attempts;
 mod cache;
 mod checkout;
+mod edge;
 mod ids;
 mod mobile_auth;
 mod mobile_errors;

@@ -68,6 +68,10 @@ pub enum ApiError {
         /// Whole seconds after which a retry is sensible (at least 1).
         retry_after_secs: u64,
     },
+    /// 408: the request body had not fully arrived by the request's
+    /// deadline; the answer closes the connection (`Connection: close`).
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// 405: the route exists but not with this method.
     #[error("this method is not allowed on this route")]
     MethodNotAllowed,
@@ -99,6 +103,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyKeyInProgress { .. } => "idempotency_key_in_progress",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::Internal => "internal",
@@ -117,6 +122,7 @@ impl ApiError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::OutOfStock { .. } | Self::IdempotencyKeyInProgress { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -138,6 +144,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.to_problem().into_response();
         let headers = response.headers_mut();
+        // A problem describes one request: no cache may keep it and serve
+        // it again (DESIGN.md section 12).
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match &self {
             Self::Unauthorized => {
                 headers.insert(
@@ -164,8 +173,51 @@ impl IntoResponse for ApiError {
             Self::RateLimited { retry_after_secs } | Self::IdempotencyKeyInProgress { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from((*retry_after_secs).max(1)));
             }
+            Self::RequestTimeout => {
+                // The rest of the body may still be on its way: the
+                // connection cannot carry another request, so hyper closes
+                // it after this answer.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_marked_not_to_be_stored() {
+        for error in [
+            ApiError::Unauthorized,
+            ApiError::NotFound("no such route".into()),
+            ApiError::RateLimited { retry_after_secs: 1 },
+            ApiError::Internal,
+        ] {
+            let response = error.into_response();
+            assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        }
+    }
+
+    #[test]
+    fn a_request_timeout_is_408_and_closes_the_connection() {
+        let error = ApiError::RequestTimeout;
+        assert_eq!(
+            (error.status(), error.code()),
+            (StatusCode::REQUEST_TIMEOUT, "request_timeout")
+        );
+        let response = error.into_response();
+        assert_eq!(response.headers()[header::CONNECTION], "close");
+        assert!(
+            ApiError::Unauthorized
+                .into_response()
+                .headers()
+                .get(header::CONNECTION)
+                .is_none()
+        );
     }
 }

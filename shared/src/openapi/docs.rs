@@ -5,7 +5,9 @@
 //! its own files and `/openapi.json`.
 //!
 //! The page opens with every tag expanded and every operation listed,
-//! operation ids shown, and no call to an online validator.
+//! operation ids shown, and no call to an online validator. It is served
+//! with [`crate::security_headers::PAGE_CSP`]: Swagger UI needs nothing
+//! beyond it (no inline script, no other origin).
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ use utoipa_swagger_ui::Config;
 
 use super::{OPERATIONS_TAG, to_json};
 use crate::error::ApiError;
+use crate::security_headers;
 
 #[derive(Clone)]
 struct DocsState {
@@ -63,9 +66,12 @@ pub(crate) fn routes<S>(doc: &OpenApi) -> Router<S> {
         config,
     };
     let (router, _) = router().split_for_parts();
+    // The page policy on the page, its assets and the document (harmless
+    // there): everything from this origin, no framing.
     router
         .route("/docs/", get(docs_page))
         .route("/docs/{*file}", get(asset))
+        .layer(security_headers::page_csp())
         .with_state(state)
 }
 

@@ -8,7 +8,7 @@
 //! code (the problem exactly as a client receives it), a description that
 //! names each code and when, and the headers the status carries
 //! (`WWW-Authenticate` on 401, `Retry-After` on 429 and on 409
-//! `idempotency_key_in_progress`).
+//! `idempotency_key_in_progress`, `Connection: close` on 408).
 //!
 //! ```
 //! use bff_shared::error::ApiError;
@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, Type};
@@ -159,7 +160,23 @@ fn response(status: u16, cases: &[&(ApiError, String)]) -> Response {
     if cases.iter().any(|(error, _)| has_retry_after(error)) {
         response = response.header("Retry-After", headers::retry_after());
     }
+    if status == 408 {
+        response = response.header("Connection", connection_close());
+    }
     response.build()
+}
+
+/// `Connection: close` on 408: the rest of the body may still be on its
+/// way, so the connection carries no further request.
+fn connection_close() -> Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["close"])),
+        )
+        .description(Some("`close`: the connection is closed after this answer."))
+        .build()
 }
 
 fn has_retry_after(error: &ApiError) -> bool {
@@ -249,5 +266,19 @@ mod tests {
         );
         assert!(responses["409"]["headers"]["Retry-After"].is_object());
         assert!(responses["429"]["headers"]["Retry-After"].is_object());
+    }
+
+    #[test]
+    fn a_request_timeout_is_documented_as_closing_the_connection() {
+        let responses = as_json(&Problems::new().case(ApiError::RequestTimeout, "late body").build());
+        let content = &responses["408"]["content"][PROBLEM_JSON];
+        assert_eq!(
+            content["schema"]["allOf"][1]["properties"]["code"]["enum"],
+            json!(["request_timeout"])
+        );
+        assert_eq!(
+            responses["408"]["headers"]["Connection"]["schema"]["enum"],
+            json!(["close"])
+        );
     }
 }

@@ -97,6 +97,10 @@ impl utoipa::IntoResponses for CheckoutProblems {
                 "the first request with this key is still in flight and did not finish by this one's deadline",
             )
             .case(
+                ApiError::RequestTimeout,
+                "the body had not fully arrived by the request's deadline; the connection is closed",
+            )
+            .case(
                 ApiError::PayloadTooLarge,
                 "the body is over the limit (64 KiB by default)",
             )

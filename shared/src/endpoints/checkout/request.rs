@@ -4,15 +4,15 @@
 //! Everything here runs before any upstream is called. Every refusal is a
 //! client error with a `detail` that names the field (`lines[3].quantity
 //! must be between 1 and 99`): 415 for another media type, 413 over the
-//! body limit (axum's `DefaultBodyLimit`, set by the stack), 422 for the
-//! rest. Unknown fields are refused rather than ignored: a client that
+//! body limit (axum's `DefaultBodyLimit`, set by the stack), 408 for a body
+//! still arriving at the request's deadline, 422 for the rest. Unknown fields are refused rather than ignored: a client that
 //! misspells `quantity` should hear about it, not get one unit.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -199,7 +199,7 @@ pub fn is_json(headers: &HeaderMap) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
-/// Extractor: the validated checkout body (415, 413 or 422 otherwise).
+/// Extractor: the validated checkout body (415, 413, 408 or 422 otherwise).
 #[derive(Debug, Clone)]
 pub struct CheckoutBody(pub CheckoutRequest);
 
@@ -210,13 +210,9 @@ impl<S: Send + Sync> FromRequest<S> for CheckoutBody {
         if !is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("the request body could not be read".into())
-            }
-        })?;
+        // 413 over the limit, 408 past the deadline (see `ApiError`'s
+        // `From<BytesRejection>`).
+        let body = Bytes::from_request(request, state).await.map_err(ApiError::from)?;
         CheckoutRequest::parse(&body).map(Self)
     }
 }

@@ -1,8 +1,38 @@
-//! Serving and start-up: `serve(listener, router, shutdown)` for tests and
-//! embedders, and [`run_main`] for a BFF binary's thin `main`.
+//! Serving and start-up: [`serve`] for tests and embedders, and
+//! [`run_main`] for a BFF binary's thin `main`.
+//!
+//! Connections are served by hyper-util's `auto` builder (HTTP/1.1 with
+//! keep-alive, or h2c), one task each, at most `BFF_MAX_CONNECTIONS` at once
+//! (`serve/accept.rs`). Each connection has a clock that enforces the
+//! slow-client rules of DESIGN.md section 12 (`serve/clock.rs`,
+//! `serve/connection.rs`): the first request head within
+//! `BFF_HEADER_TIMEOUT_MS` of opening, each later head within that time of
+//! its first byte, and an idle keep-alive connection closed after
+//! `BFF_IDLE_TIMEOUT_MS`. (A request body that has not arrived by the
+//! request's deadline is [`crate::context`]'s: 408.)
+//!
+//! Why not hyper's own `http1().header_read_timeout`: hyper 1.x starts that
+//! timer as soon as it waits for a head, and on a keep-alive connection it
+//! waits for the next head the moment the previous answer is written
+//! (`proto/h1/conn.rs`: `poll_read_head` arms it, and `State::idle` wakes
+//! the read to do so). Idle connections would then be closed after the
+//! header timeout (10 s) rather than the idle timeout (60 s). It also never
+//! runs while hyper-util's `auto` builder is still reading the first bytes
+//! to tell HTTP/1.1 from HTTP/2, so a connection that sends nothing, or a
+//! few bytes of the HTTP/2 preface, would be held forever; and hyper's
+//! graceful close waits for a head that is still arriving. One clock per
+//! connection covers all of these with one rule set. The trade-off: it
+//! costs a short uncontended lock per socket read and per request, and a
+//! pipelined request whose head is still incomplete when the answers before
+//! it end is bounded by the idle timeout rather than the header timeout.
 //!
 //! Shutdown (SIGTERM or SIGINT) marks the app as draining, stops accepting,
-//! lets in-flight requests finish, then returns, with no extra grace period.
+//! closes idle connections and those whose head is still arriving, lets
+//! in-flight requests finish, then returns, with no extra grace period.
+
+mod accept;
+mod clock;
+mod connection;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,32 +41,38 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::config::{self, ConfigError, Settings, vars};
+use crate::config::{self, ConfigError, EdgeSettings, Settings, vars};
 use crate::ops::Readiness;
 use crate::platform::Platform;
 use crate::telemetry;
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains.
+/// Serves `app` on `listener` with the connection rules of `edge` until
+/// `shutdown` resolves, then drains: `readiness` turns to draining, no
+/// connection is accepted any more, in-flight requests finish and every
+/// connection closes. Each request carries `ConnectInfo<SocketAddr>` (the
+/// peer address) in its extensions.
+///
+/// ```no_run
+/// # async fn run(app: axum::Router) -> std::io::Result<()> {
+/// use bff_shared::config::EdgeSettings;
+/// use bff_shared::ops::Readiness;
+/// use bff_shared::serve;
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// serve::serve(listener, app, &EdgeSettings::default(), Readiness::default(), serve::shutdown_signal()).await
+/// # }
+/// ```
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    edge: &EdgeSettings,
     readiness: Readiness,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // No Nagle on client connections: answers are written whole and must
-    // not wait for the client's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            readiness.start_draining();
-        })
-        .await
+    accept::run(listener, app, edge, readiness, shutdown).await;
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -139,8 +175,9 @@ pub fn run_main(binary: Binary) -> ExitCode {
         tracing::info!(name = binary.name, listen = %local, "serving");
         spawn_metrics_upkeep(&platform);
         let readiness = platform.readiness.clone();
+        let edge = platform.settings.edge.clone();
         let app = (binary.app)(platform);
-        match serve(listener, app, readiness, shutdown_signal()).await {
+        match serve(listener, app, &edge, readiness, shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!(name = binary.name, "stopped");
                 ExitCode::SUCCESS
