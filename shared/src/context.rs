@@ -153,8 +153,16 @@ impl RequestCtx {
     }
 
     /// The same context acting for the subject `sub`. A subject that
-    /// cannot be sent as a header value is an invalid token.
+    /// cannot be sent as a header value is an invalid token, and so is
+    /// `.` or `..`: the subject becomes a path segment (`/users/{sub}`),
+    /// and an HTTP client resolves a dot segment whatever its encoding,
+    /// so a validly signed token could otherwise make the BFF call
+    /// `/users/` or `/` (DESIGN.md section 4: no client reaches an upstream
+    /// path its route does not name).
     pub fn for_user(mut self, sub: &str) -> Result<Self, ApiError> {
+        if matches!(sub, "" | "." | "..") {
+            return Err(ApiError::InvalidToken);
+        }
         self.user = Some(HeaderValue::from_str(sub).map_err(|_| ApiError::InvalidToken)?);
         Ok(self)
     }

@@ -89,3 +89,18 @@ async fn issuer_and_audience_are_checked_when_configured() {
         .await
         .assert_problem(401, "invalid_token");
 }
+
+#[tokio::test]
+async fn a_signed_token_whose_subject_is_a_dot_segment_is_invalid_and_reaches_no_upstream() {
+    let stack = spawn(Bff::Mobile).await;
+    for sub in [".", ".."] {
+        let token = sign(json!({"sub": sub, "exp": now() + 600}), SECRET);
+        stack
+            .get("/v1/home", Some(&token), &[])
+            .await
+            .assert_problem(401, "invalid_token");
+    }
+    for service in Service::ALL {
+        assert_eq!(stack.sim.count(service), 0, "{service:?} was called");
+    }
+}

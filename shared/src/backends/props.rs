@@ -172,8 +172,8 @@ fn ids_are_percent_encoded_into_upstream_paths_and_queries_whatever_they_contain
     let backends = &platform.backends;
     // `.` and `..` are left out: an HTTP client resolves them as dot
     // segments whatever their encoding (`%2e` too), which is why path ids
-    // from clients must pass `is_valid_id` (it refuses both) before they
-    // get here.
+    // from clients must pass `is_valid_id` and a token's subject
+    // `RequestCtx::for_user` (both refuse them) before they get here.
     let ids = (id_like(), id_like()).prop_filter("not a dot segment", |(a, _)| a != "." && a != "..");
     let mut runner = proptest::test_runner::TestRunner::new(config(48));
     runner
