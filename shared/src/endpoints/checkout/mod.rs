@@ -21,7 +21,7 @@
 //! bound before its 503. If recording the 201 fails (the order *is*
 //! placed), the client still gets its 201, and the record is retried in
 //! the background while the key stays claimed
-//! ([`ClaimGuard`](crate::idempotency::ClaimGuard)): nothing is lost (the
+//! ([`ClaimGuard`]): nothing is lost (the
 //! client has its order) and nothing is doubled (a retry waits for the
 //! record, or, if the store stays down past the lease, runs again and gets
 //! the same order back from orders, idempotent by the forwarded key).
