@@ -18,7 +18,7 @@ ARG DEBIAN_RELEASE=bookworm
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 WORKDIR /build
 
-# Only what `cargo build` reads (README, scripts, deploy/ and openapi/
+# Only what `cargo build` reads (README, docs/, scripts, deploy/ and openapi/
 # changes do not invalidate this layer). Every workspace member is needed
 # for --locked, and the root manifest names tests/e2e/main.rs.
 COPY Cargo.toml Cargo.lock rustfmt.toml ./

@@ -1,6 +1,7 @@
-//! The upstream simulator: the eight fake backends of DESIGN.md section 2
-//! on their own ports, with deterministic data, per-service faults and
-//! request recording (section 3).
+//! The upstream simulator: the eight fake backends of the upstream contract
+//! (docs/api.md, "The upstream contract") on their own ports, with
+//! deterministic data, per-service faults and request recording (how to use
+//! it: docs/operations.md, "The simulator").
 //!
 //! It exists for the demo, the end-to-end tests and the benchmarks. Each
 //! file owns one concern: `services/` what the backends answer, `data` the

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// One of the eight upstream services of DESIGN.md section 2.
+/// One of the eight upstream services of the upstream contract (docs/api.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
     /// `GET /users/{id}`.

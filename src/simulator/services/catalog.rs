@@ -71,7 +71,7 @@ const USES: [&str; 6] = [
     "the whole family",
 ];
 
-/// DESIGN.md section 2's `Product`.
+/// The upstream contract's `Product` (docs/api.md, "Upstream shapes").
 #[derive(Debug, Serialize)]
 pub(crate) struct Product {
     id: String,

@@ -1,7 +1,8 @@
-//! The eight fake upstream services of DESIGN.md section 2: one router per
-//! service, the shared error answers and query parsing. Each service's file
-//! owns its data, its endpoints and their tests; faults and recording are
-//! added around these routers by `inject.rs`.
+//! The eight fake upstream services of the upstream contract (docs/api.md,
+//! "The upstream contract"): one router per service, the shared error
+//! answers and query parsing. Each service's file owns its data, its
+//! endpoints and their tests; faults and recording are added around these
+//! routers by `inject.rs`.
 
 mod catalog;
 mod inventory;

@@ -25,7 +25,7 @@ pub(crate) const LAST_NAMES: [&str; 12] = [
 const TIERS: [&str; 5] = ["standard", "standard", "silver", "gold", "platinum"];
 const LANGUAGES: [&str; 7] = ["en", "en", "en", "fr", "de", "es", "nl"];
 
-/// DESIGN.md section 2's `User`.
+/// The upstream contract's `User` (docs/api.md, "Upstream shapes").
 #[derive(Debug, Serialize)]
 pub(crate) struct User {
     id: String,

@@ -1,5 +1,6 @@
-//! Every endpoint answers DESIGN.md section 2's shapes, the same data every
-//! run, and the documented 400s and 404s.
+//! Every endpoint answers the shapes of the upstream contract (docs/api.md,
+//! "The upstream contract"), the same data every run, and the documented
+//! 400s and 404s.
 
 use serde_json::{Value, json};
 

@@ -33,7 +33,7 @@ const MAX_LINES: usize = 100;
 /// Longest accepted `user_id` and `Idempotency-Key`.
 const MAX_TOKEN_LEN: usize = 255;
 
-/// DESIGN.md section 2's `Order`.
+/// The upstream contract's `Order` (docs/api.md, "Upstream shapes").
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Order {
     id: String,
