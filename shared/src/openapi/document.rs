@@ -218,8 +218,24 @@ mod tests {
         "thing"
     }
 
+    /// A composite answer: two sections and `meta`.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    struct Screen {
+        left: Option<u8>,
+        right: Option<u8>,
+        meta: u8,
+    }
+
+    /// A public composite answer.
+    #[utoipa::path(get, path = "/v1/screen", tag = "things", operation_id = "getScreen",
+        responses((status = 200, description = "A screen", body = Screen,
+            extensions(("x-bff-answer" = json!("public"))))))]
+    async fn screen() -> &'static str {
+        "screen"
+    }
+
     fn doc() -> Value {
-        let api: OpenApiRouter = OpenApiRouter::new().routes(routes!(thing));
+        let api: OpenApiRouter = OpenApiRouter::new().routes(routes!(thing)).routes(routes!(screen));
         serde_json::to_value(document(api.into_openapi())).expect("serialisable")
     }
 
@@ -241,6 +257,23 @@ mod tests {
         assert!(operation["responses"]["429"]["headers"]["Retry-After"].is_object());
         assert_eq!(operation["parameters"][0]["name"], "X-Request-Id");
         assert_eq!(operation["parameters"][0]["in"], "header");
+    }
+
+    #[test]
+    fn a_response_naming_its_answer_kind_gets_that_header_set_timing_its_sections() {
+        let doc = doc();
+        let ok = &doc["paths"]["/v1/screen"]["get"]["responses"]["200"];
+        assert!(ok.get(ANSWER_EXTENSION).is_none(), "the marker is replaced: {ok}");
+        let headers = &ok["headers"];
+        for name in ["ETag", "Cache-Control", "Server-Timing", "X-Partial-Response"] {
+            assert!(headers[name].is_object(), "{name} missing: {headers}");
+        }
+        assert_eq!(
+            headers["Server-Timing"]["description"],
+            "One entry per section (`<section>;dur=<ms>`): `left`, `right`"
+        );
+        let plain = &doc["paths"]["/v1/thing"]["get"]["responses"]["200"]["headers"];
+        assert!(plain.get("Server-Timing").is_none(), "{plain}");
     }
 
     #[test]
