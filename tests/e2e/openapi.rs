@@ -250,3 +250,94 @@ async fn the_docs_page_is_served_from_the_binary() {
             .assert_problem(404, "not_found");
     }
 }
+
+#[test]
+fn every_error_response_is_the_one_problem_schema_with_its_codes_described_and_exemplified() {
+    for bff in BOTH {
+        let doc = document(bff);
+        let every_code = doc["components"]["schemas"]["ProblemCode"]["enum"]
+            .as_array()
+            .expect("a ProblemCode enum");
+        let mut responses = 0;
+        for (method, path, operation) in operations(&doc) {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let Some(content) = response["content"].get("application/problem+json") else {
+                    continue;
+                };
+                let at = format!("{bff:?} {method} {path} {status}");
+                assert_eq!(
+                    content["schema"],
+                    serde_json::json!({"$ref": "#/components/schemas/Problem"}),
+                    "{at}: a plain $ref to the one Problem schema"
+                );
+                let codes = response["x-problem-codes"].as_array().expect("x-problem-codes");
+                let examples = content["examples"].as_object().expect("examples");
+                assert_eq!(codes.len(), examples.len(), "{at}: one example per code");
+                let description = response["description"].as_str().unwrap();
+                for code in codes {
+                    let code = code.as_str().unwrap();
+                    assert!(
+                        every_code.iter().any(|c| c == code),
+                        "{at}: {code} is not a ProblemCode"
+                    );
+                    assert!(
+                        description.contains(&format!("- `{code}`: ")),
+                        "{at}: {code} undescribed"
+                    );
+                    let example = &examples[code]["value"];
+                    assert_eq!(example["code"], code, "{at}");
+                    assert_eq!(example["status"].to_string(), *status, "{at}");
+                }
+                responses += 1;
+            }
+        }
+        assert!(responses >= 20, "{bff:?}: {responses} problem responses");
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let problem_like: Vec<_> = schemas.keys().filter(|k| k.contains("Problem")).collect();
+        assert_eq!(problem_like, ["Problem", "ProblemCode"], "{bff:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_composite_answer_carries_the_headers_its_document_names_with_the_sections_it_times() {
+    for bff in BOTH {
+        let stack = spawn(bff).await;
+        let doc = document(bff);
+        let mut checked = 0;
+        for (method, path, operation) in operations(&doc) {
+            let headers = &operation["responses"]["200"]["headers"];
+            let Some(timing) = headers["Server-Timing"]["description"].as_str() else {
+                continue;
+            };
+            assert!(headers["X-Partial-Response"].is_object(), "{bff:?} {path}");
+            let mut documented: Vec<&str> = timing
+                .split(": ")
+                .nth(1)
+                .expect("a list of sections")
+                .split(", ")
+                .map(|s| s.trim_matches('`'))
+                .collect();
+            documented.sort_unstable();
+            let answer = send_example(&stack, &method, &path, &operation).await;
+            assert_eq!(answer.status, 200, "{bff:?} {path}: {}", answer.text);
+            let mut timed: Vec<&str> = answer
+                .header("server-timing")
+                .expect("Server-Timing")
+                .split(',')
+                .map(|entry| entry.trim().split(';').next().unwrap())
+                .collect();
+            timed.sort_unstable();
+            assert_eq!(timed, documented, "{bff:?} {path}: Server-Timing sections");
+            for name in headers.as_object().unwrap().keys() {
+                if name != "X-Partial-Response" {
+                    assert!(
+                        answer.header(name).is_some(),
+                        "{bff:?} {path}: {name} documented, not sent"
+                    );
+                }
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 2, "{bff:?}: the home/dashboard and the product page");
+    }
+}

@@ -14,7 +14,7 @@ use bff_shared::backends::{Backends, Order, Price, Product, User};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta};
-use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
+use bff_shared::openapi::EXAMPLE_REQUEST_ID;
 use bff_shared::platform::Platform;
 use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
@@ -95,20 +95,15 @@ pub struct Recommendation {
     pub currency: Option<String>,
 }
 
-/// The problems of this endpoint (429 and 500 are the stack's).
-struct HomeProblems;
-
-impl utoipa::IntoResponses for HomeProblems {
-    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-        Problems::new()
-            .auth_required()
-            .case(
-                ApiError::UpstreamUnavailable,
-                "users, orders, notifications and recommendations all failed",
-            )
-            .build()
-    }
-}
+bff_shared::problems!(
+    /// The problems of this endpoint (429 and 500 are the stack's).
+    HomeProblems:
+    auth_required,
+    case(
+        ApiError::UpstreamUnavailable,
+        "users, orders, notifications and recommendations all failed",
+    ),
+);
 
 /// The home screen of the signed-in user.
 ///
@@ -125,14 +120,7 @@ impl utoipa::IntoResponses for HomeProblems {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The home screen, possibly partial", body = Home,
-            headers(
-                ("Cache-Control" = String, description = "`private, no-store`: the answer is personal"),
-                ("Server-Timing" = String, description = "One entry per section: `user`, `recent_orders`, \
-                    `unread_notifications`, `recommendations`"),
-                ("X-Partial-Response" = String, description = "`true` when `meta.degraded` is not empty; \
-                    absent otherwise"),
-            ),
-            example = example),
+            extensions(("x-bff-answer" = json!("personal"))), example = example),
         HomeProblems,
     )
 )]

@@ -12,7 +12,7 @@ use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
 use bff_shared::fanout::{Composite, Fanout, Meta};
-use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
+use bff_shared::openapi::EXAMPLE_REQUEST_ID;
 use bff_shared::platform::Platform;
 use serde::Serialize;
 use serde_json::json;
@@ -68,18 +68,13 @@ pub struct StockInfo {
     pub in_stock: bool,
 }
 
-/// The problems of this endpoint (429 and 500 are the stack's).
-struct ProductProblems;
-
-impl utoipa::IntoResponses for ProductProblems {
-    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-        Problems::new()
-            .malformed_id()
-            .auth_optional()
-            .required_upstream("the catalog")
-            .build()
-    }
-}
+bff_shared::problems!(
+    /// The problems of this endpoint (429 and 500 are the stack's).
+    ProductProblems:
+    malformed_id,
+    auth_optional,
+    required_upstream("the catalog"),
+);
 
 /// A product page.
 ///
@@ -101,14 +96,7 @@ impl utoipa::IntoResponses for ProductProblems {
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The product page, possibly partial", body = ProductPage,
-            headers(
-                ("ETag" = String, description = "Weak tag of the page (complete answers only)"),
-                ("Cache-Control" = String, description = "`no-cache` with an `ETag`: caches must revalidate"),
-                ("Server-Timing" = String, description = "One entry per section: `product`, `price`, `stock`"),
-                ("X-Partial-Response" = String, description = "`true` when `meta.degraded` is not empty; \
-                    absent otherwise"),
-            ),
-            example = example),
+            extensions(("x-bff-answer" = json!("public"))), example = example),
         (status = 304, description = "Not modified since the `ETag` named in `If-None-Match`; no body",
             headers(("ETag" = String, description = "The page's weak tag"))),
         ProductProblems,

@@ -19,7 +19,7 @@ use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLi
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta};
-use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
+use bff_shared::openapi::EXAMPLE_REQUEST_ID;
 use bff_shared::platform::Platform;
 use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
@@ -149,20 +149,15 @@ pub struct Recommendation {
     pub price: Option<PriceInfo>,
 }
 
-/// The problems of this endpoint (429 and 500 are the stack's).
-struct DashboardProblems;
-
-impl utoipa::IntoResponses for DashboardProblems {
-    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-        Problems::new()
-            .auth_required()
-            .case(
-                ApiError::UpstreamUnavailable,
-                "users, orders, notifications and recommendations all failed",
-            )
-            .build()
-    }
-}
+bff_shared::problems!(
+    /// The problems of this endpoint (429 and 500 are the stack's).
+    DashboardProblems:
+    auth_required,
+    case(
+        ApiError::UpstreamUnavailable,
+        "users, orders, notifications and recommendations all failed",
+    ),
+);
 
 /// The signed-in user's dashboard.
 ///
@@ -180,14 +175,7 @@ impl utoipa::IntoResponses for DashboardProblems {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The dashboard, possibly partial", body = Dashboard,
-            headers(
-                ("Cache-Control" = String, description = "`private, no-store`: the answer is personal"),
-                ("Server-Timing" = String, description = "One entry per section: `user`, `orders`, \
-                    `notifications`, `recommendations`"),
-                ("X-Partial-Response" = String, description = "`true` when `meta.degraded` is not empty; \
-                    absent otherwise"),
-            ),
-            example = example),
+            extensions(("x-bff-answer" = json!("personal"))), example = example),
         DashboardProblems,
     )
 )]

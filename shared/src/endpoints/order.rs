@@ -25,31 +25,25 @@ use crate::backends::Order;
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::extract::ValidId;
-use crate::openapi::Problems;
 use crate::platform::Platform;
 use crate::upstream::UpstreamError;
 
-/// The problems the pass-through answers (429 and 500 are the stack's).
-struct OrderProblems;
-
-impl utoipa::IntoResponses for OrderProblems {
-    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-        Problems::new()
-            .malformed_id()
-            .auth_required()
-            .case(no_such_order(), "the order does not exist or is not the caller's")
-            .case(
-                ApiError::UpstreamUnavailable,
-                "the orders service failed, or answered a status other than 2xx and 404, a type other than \
-                 `application/json` or a body over the size cap",
-            )
-            .case(
-                ApiError::UpstreamTimeout,
-                "the orders service did not answer by the deadline",
-            )
-            .build()
-    }
-}
+crate::problems!(
+    /// The problems the pass-through answers (429 and 500 are the stack's).
+    OrderProblems:
+    malformed_id,
+    auth_required,
+    case(no_such_order(), "the order does not exist or is not the caller's"),
+    case(
+        ApiError::UpstreamUnavailable,
+        "the orders service failed, or answered a status other than 2xx and 404, a type other than \
+         `application/json` or a body over the size cap",
+    ),
+    case(
+        ApiError::UpstreamTimeout,
+        "the orders service did not answer by the deadline",
+    ),
+);
 
 /// The 404 of an order that does not exist or is not the caller's.
 fn no_such_order() -> ApiError {

@@ -10,7 +10,7 @@
 mod problem;
 mod rejection;
 
-pub use problem::{PROBLEM_JSON, Problem};
+pub use problem::{PROBLEM_CODES, PROBLEM_JSON, Problem, ProblemCode};
 pub use rejection::{fallback_not_found, method_not_allowed};
 
 use axum::http::{HeaderValue, StatusCode, header};

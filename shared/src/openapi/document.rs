@@ -6,13 +6,17 @@
 //! every API route (rate limiting, the panic guard, request ids) is written
 //! here once instead of on every handler.
 
+use std::collections::BTreeMap;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
-use utoipa::openapi::{Components, OpenApi, RefOr, Required, Type};
+
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::{Components, OpenApi, RefOr, Required, Response, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::headers::{ANSWER_EXTENSION, Answer};
 use super::{Problems, docs, headers};
 use crate::error::{ApiError, Problem};
 
@@ -54,7 +58,13 @@ pub fn document(api: OpenApi) -> OpenApi {
             "a bug on our side; the cause is logged, never shown",
         )
         .build();
+    let schemas = doc.components.as_ref().map(|c| c.schemas.clone()).unwrap_or_default();
     for operation in operations(&mut doc) {
+        for response in operation.responses.responses.values_mut() {
+            if let RefOr::T(response) = response {
+                expand_answer(response, &schemas);
+            }
+        }
         for (status, response) in &shared {
             operation
                 .responses
@@ -89,10 +99,11 @@ pub fn document(api: OpenApi) -> OpenApi {
     }
 
     let components = doc.components.get_or_insert_with(Components::new);
-    components
-        .schemas
-        .entry(Problem::name().into_owned())
-        .or_insert_with(Problem::schema);
+    let mut problem_schemas = vec![(Problem::name().into_owned(), Problem::schema())];
+    Problem::schemas(&mut problem_schemas);
+    for (name, schema) in problem_schemas {
+        components.schemas.entry(name).or_insert(schema);
+    }
     components.security_schemes.insert(SECURITY_SCHEME.to_owned(), bearer());
     let tags = doc.tags.get_or_insert_with(Vec::new);
     if !tags.iter().any(|t| t.name == OPERATIONS_TAG) {
@@ -110,6 +121,42 @@ pub fn document(api: OpenApi) -> OpenApi {
         description.push_str(CONVENTIONS);
     }
     doc
+}
+
+/// Replaces the [`ANSWER_EXTENSION`] a handler put on its success response
+/// with the headers of that [`Answer`], whose sections are the properties of
+/// the response's body schema other than `meta`.
+fn expand_answer(response: &mut Response, schemas: &BTreeMap<String, RefOr<Schema>>) {
+    let Some(extensions) = response.extensions.as_mut() else {
+        return;
+    };
+    let Some(value) = extensions.remove(ANSWER_EXTENSION) else {
+        return;
+    };
+    let answer = value.as_str().and_then(Answer::from_name);
+    let Some(answer) = answer else {
+        panic!("`{ANSWER_EXTENSION}` is \"personal\" or \"public\", not {value}");
+    };
+    if extensions.is_empty() {
+        response.extensions = None;
+    }
+    let sections: Vec<String> = response
+        .content
+        .values()
+        .filter_map(|content| match &content.schema {
+            Some(RefOr::Ref(r)) => r.ref_location.rsplit('/').next(),
+            _ => None,
+        })
+        .filter_map(|name| match schemas.get(name) {
+            Some(RefOr::T(Schema::Object(object))) => Some(object),
+            _ => None,
+        })
+        .flat_map(|object| object.properties.keys().cloned())
+        .filter(|name| name != "meta")
+        .collect();
+    for (name, header) in answer.headers(&sections) {
+        response.headers.entry(name.to_owned()).or_insert(header);
+    }
 }
 
 /// Every operation of every path.
@@ -171,8 +218,24 @@ mod tests {
         "thing"
     }
 
+    /// A composite answer: two sections and `meta`.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    struct Screen {
+        left: Option<u8>,
+        right: Option<u8>,
+        meta: u8,
+    }
+
+    /// A public composite answer.
+    #[utoipa::path(get, path = "/v1/screen", tag = "things", operation_id = "getScreen",
+        responses((status = 200, description = "A screen", body = Screen,
+            extensions(("x-bff-answer" = json!("public"))))))]
+    async fn screen() -> &'static str {
+        "screen"
+    }
+
     fn doc() -> Value {
-        let api: OpenApiRouter = OpenApiRouter::new().routes(routes!(thing));
+        let api: OpenApiRouter = OpenApiRouter::new().routes(routes!(thing)).routes(routes!(screen));
         serde_json::to_value(document(api.into_openapi())).expect("serialisable")
     }
 
@@ -194,6 +257,23 @@ mod tests {
         assert!(operation["responses"]["429"]["headers"]["Retry-After"].is_object());
         assert_eq!(operation["parameters"][0]["name"], "X-Request-Id");
         assert_eq!(operation["parameters"][0]["in"], "header");
+    }
+
+    #[test]
+    fn a_response_naming_its_answer_kind_gets_that_header_set_timing_its_sections() {
+        let doc = doc();
+        let ok = &doc["paths"]["/v1/screen"]["get"]["responses"]["200"];
+        assert!(ok.get(ANSWER_EXTENSION).is_none(), "the marker is replaced: {ok}");
+        let headers = &ok["headers"];
+        for name in ["ETag", "Cache-Control", "Server-Timing", "X-Partial-Response"] {
+            assert!(headers[name].is_object(), "{name} missing: {headers}");
+        }
+        assert_eq!(
+            headers["Server-Timing"]["description"],
+            "One entry per section (`<section>;dur=<ms>`): `left`, `right`"
+        );
+        let plain = &doc["paths"]["/v1/thing"]["get"]["responses"]["200"]["headers"];
+        assert!(plain.get("Server-Timing").is_none(), "{plain}");
     }
 
     #[test]
@@ -225,7 +305,17 @@ mod tests {
             doc["components"]["securitySchemes"][SECURITY_SCHEME]["bearerFormat"],
             "JWT"
         );
-        assert_eq!(doc["components"]["schemas"]["Problem"]["additionalProperties"], false);
+        let problem = &doc["components"]["schemas"]["Problem"];
+        assert!(
+            problem.get("additionalProperties").is_none(),
+            "extension members are allowed"
+        );
+        assert_eq!(
+            problem["properties"]["code"]["$ref"],
+            "#/components/schemas/ProblemCode"
+        );
+        let codes = doc["components"]["schemas"]["ProblemCode"]["enum"].as_array().unwrap();
+        assert_eq!(codes.len(), crate::error::PROBLEM_CODES.len());
         assert!(doc["info"]["description"].as_str().unwrap().contains("## Conventions"));
     }
 }

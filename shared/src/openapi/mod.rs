@@ -3,7 +3,11 @@
 //!
 //! Each handler documents its own operation with `#[utoipa::path]`: path,
 //! parameters, success bodies and headers, and the problems only it can
-//! answer ([`Problems`]). A BFF registers its routes with
+//! answer, declared in a few lines with [`problems!`](crate::problems). A
+//! composite answer names its header set (`Cache-Control`,
+//! `Server-Timing`, `X-Partial-Response`, and `ETag` when public) with
+//! `extensions(("x-bff-answer" = json!("personal" | "public")))` on its
+//! success response instead of repeating it ([`Answer`]). A BFF registers its routes with
 //! [`utoipa_axum::router::OpenApiRouter`] and `routes!`, so a route and its
 //! operation are one registration and cannot drift apart; the same router
 //! gives [`crate::stack::finish`] the axum routes and the document.
@@ -14,7 +18,8 @@
 //!   `RateLimit-*` headers) and the operations endpoints;
 //! - [`Problems`]: problem+json responses built from [`crate::error::ApiError`]
 //!   itself, so statuses, codes, headers and examples are the rendered ones;
-//! - `headers`: response headers the stack sets on many operations;
+//! - `headers`: response headers the stack sets on many operations, and the
+//!   header sets of composite answers ([`Answer`]);
 //! - `docs`: `GET /openapi.json` and `GET /docs` (Swagger UI embedded in
 //!   the binary: no CDN, works offline).
 //!
@@ -45,7 +50,8 @@ mod headers;
 mod problems;
 
 pub use document::{OPERATIONS_TAG, SECURITY_SCHEME, document};
-pub use problems::{EXAMPLE_REQUEST_ID, Problems};
+pub use headers::{ANSWER_EXTENSION, Answer};
+pub use problems::{EXAMPLE_REQUEST_ID, PROBLEM_CODES_EXTENSION, Problems, Responses};
 
 pub(crate) use docs::routes as docs_routes;
 

@@ -3,21 +3,24 @@
 //!
 //! A handler lists its errors, each with when it happens; everything else
 //! comes from the error itself, so the document cannot disagree with what
-//! is rendered: one response per status, whose schema is the `Problem`
-//! schema narrowed to that status and to the codes listed, one example per
-//! code (the problem exactly as a client receives it), a description that
-//! names each code and when, and the headers the status carries
-//! (`WWW-Authenticate` on 401, `Retry-After` on 429 and on 409
-//! `idempotency_key_in_progress`, `Connection: close` on 408).
+//! is rendered: one response per status whose schema is the one `Problem`
+//! schema (a plain `$ref`, so a generated client has one problem class,
+//! not one per status and operation), a description that names each code
+//! and when, one example per code (the problem exactly as a client receives
+//! it), the codes again as `x-problem-codes` for tools, and the headers the
+//! status carries (`WWW-Authenticate` on 401, `Retry-After` on 429 and on
+//! 409 `idempotency_key_in_progress`, `Connection: close` on 408).
+//!
+//! An endpoint declares its list with [`problems!`](crate::problems):
 //!
 //! ```
 //! use bff_shared::error::ApiError;
-//! use bff_shared::openapi::Problems;
+//! use utoipa::IntoResponses;
 //!
-//! let responses = Problems::new()
-//!     .auth_required()
-//!     .case(ApiError::UpstreamUnavailable, "the users service failed")
-//!     .build();
+//! bff_shared::problems!(HomeProblems: auth_required,
+//!     case(ApiError::UpstreamUnavailable, "the users service failed"));
+//!
+//! let responses = HomeProblems::responses();
 //! assert_eq!(responses.keys().collect::<Vec<_>>(), ["401", "503"]);
 //! ```
 
@@ -25,9 +28,10 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder};
+use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, Type};
 
 use super::headers;
@@ -37,6 +41,44 @@ use crate::extract::MALFORMED_ID;
 /// The request id in every example, so the documents are the same on
 /// every run.
 pub const EXAMPLE_REQUEST_ID: &str = "5b0f3c2e-8d4a-4e7b-9a61-3f2c1d0e9b87";
+
+/// The name of the vendor extension on each problem response listing the
+/// codes it can carry (the description and examples say when).
+pub const PROBLEM_CODES_EXTENSION: &str = "x-problem-codes";
+
+/// Declares a unit struct implementing [`utoipa::IntoResponses`] with the
+/// problem responses of one operation, for its `#[utoipa::path]`
+/// `responses(...)` list: each item is a [`Problems`] method (`auth_required`,
+/// `auth_optional`, `malformed_id`, `required_upstream("the catalog")`,
+/// `case(error, "when")`), applied in order. 429 and 500 are the stack's
+/// ([`crate::openapi::document`]) and need no mention.
+///
+/// ```
+/// use bff_shared::error::ApiError;
+///
+/// bff_shared::problems!(
+///     /// The problems of `GET /v1/products/{id}`.
+///     ProductProblems: malformed_id, auth_optional, required_upstream("the catalog"),
+///         case(ApiError::UpstreamTimeout, "the catalog is slow"));
+/// ```
+#[macro_export]
+macro_rules! problems {
+    ($(#[$meta:meta])* $vis:vis $name:ident: $($method:ident $(( $($arg:expr),* $(,)? ))?),+ $(,)?) => {
+        $(#[$meta])*
+        $vis struct $name;
+
+        impl ::utoipa::IntoResponses for $name {
+            fn responses() -> $crate::openapi::Responses {
+                $crate::openapi::Problems::new()
+                    $(.$method($($($arg),*)?))+
+                    .build()
+            }
+        }
+    };
+}
+
+/// Responses keyed by status, as [`utoipa::IntoResponses`] returns them.
+pub type Responses = BTreeMap<String, RefOr<Response>>;
 
 /// The errors one operation answers, each with when it happens.
 #[derive(Debug, Clone, Default)]
@@ -102,7 +144,7 @@ impl Problems {
     }
 
     /// The responses, keyed by status.
-    pub fn build(&self) -> BTreeMap<String, RefOr<Response>> {
+    pub fn build(&self) -> Responses {
         let mut by_status: BTreeMap<u16, Vec<&(ApiError, String)>> = BTreeMap::new();
         for case in &self.cases {
             by_status.entry(case.0.status().as_u16()).or_default().push(case);
@@ -136,24 +178,17 @@ fn response(status: u16, cases: &[&(ApiError, String)]) -> Response {
             )]);
         }
     }
-    let narrowed = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property(
-            "status",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .enum_values(Some([status])),
-        )
-        .property(
-            "code",
-            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(codes)),
-        );
-    let schema = AllOfBuilder::new()
-        .item(Ref::from_schema_name("Problem"))
-        .item(narrowed);
     let mut response = ResponseBuilder::new()
         .description(description)
-        .content(PROBLEM_JSON, content.schema(Some(schema)).build());
+        .content(
+            PROBLEM_JSON,
+            content.schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .extensions(Some(
+            ExtensionsBuilder::new()
+                .add(PROBLEM_CODES_EXTENSION, serde_json::json!(codes))
+                .build(),
+        ));
     if status == 401 {
         response = response.header("WWW-Authenticate", headers::www_authenticate());
     }
@@ -198,12 +233,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn as_json(responses: &BTreeMap<String, RefOr<Response>>) -> serde_json::Value {
+    fn as_json(responses: &Responses) -> serde_json::Value {
         serde_json::to_value(responses).expect("serialisable")
     }
 
     #[test]
-    fn one_response_per_status_narrowed_to_the_codes_listed() {
+    fn one_response_per_status_referring_to_the_one_problem_schema_and_listing_its_codes() {
         let responses = as_json(
             &Problems::new()
                 .auth_required()
@@ -212,16 +247,30 @@ mod tests {
                 .build(),
         );
         let content = &responses["400"]["content"][PROBLEM_JSON];
-        let narrowed = &content["schema"]["allOf"][1]["properties"];
-        assert_eq!(narrowed["status"]["enum"], json!([400]));
         assert_eq!(
-            narrowed["code"]["enum"],
+            content["schema"],
+            json!({"$ref": "#/components/schemas/Problem"}),
+            "a plain $ref, not narrowed per status"
+        );
+        assert_eq!(
+            responses["400"][PROBLEM_CODES_EXTENSION],
             json!(["invalid_request", "idempotency_key_required"])
         );
-        assert_eq!(content["schema"]["allOf"][0]["$ref"], "#/components/schemas/Problem");
+        let description = responses["400"]["description"].as_str().unwrap();
+        assert!(
+            description.contains("- `idempotency_key_required`: no key"),
+            "{description}"
+        );
         assert_eq!(
-            responses["401"]["content"][PROBLEM_JSON]["schema"]["allOf"][1]["properties"]["code"]["enum"],
+            responses["401"][PROBLEM_CODES_EXTENSION],
             json!(["unauthorized", "invalid_token", "token_expired"])
+        );
+        let examples = responses["401"]["content"][PROBLEM_JSON]["examples"]
+            .as_object()
+            .unwrap();
+        assert_eq!(
+            examples.keys().collect::<Vec<_>>(),
+            ["invalid_token", "token_expired", "unauthorized"]
         );
         assert!(responses["401"]["headers"]["WWW-Authenticate"].is_object());
         assert!(responses["400"]["headers"].get("WWW-Authenticate").is_none());
@@ -268,14 +317,29 @@ mod tests {
         assert!(responses["429"]["headers"]["Retry-After"].is_object());
     }
 
+    crate::problems!(MacroProblems: auth_optional, malformed_id, required_upstream("the catalog"));
+
+    #[test]
+    fn the_macro_declares_the_same_responses_as_the_builder() {
+        use utoipa::IntoResponses;
+        assert_eq!(
+            as_json(&MacroProblems::responses()),
+            as_json(
+                &Problems::new()
+                    .auth_optional()
+                    .malformed_id()
+                    .required_upstream("the catalog")
+                    .build()
+            )
+        );
+    }
+
     #[test]
     fn a_request_timeout_is_documented_as_closing_the_connection() {
         let responses = as_json(&Problems::new().case(ApiError::RequestTimeout, "late body").build());
         let content = &responses["408"]["content"][PROBLEM_JSON];
-        assert_eq!(
-            content["schema"]["allOf"][1]["properties"]["code"]["enum"],
-            json!(["request_timeout"])
-        );
+        assert_eq!(content["schema"]["$ref"], "#/components/schemas/Problem");
+        assert_eq!(responses["408"][PROBLEM_CODES_EXTENSION], json!(["request_timeout"]));
         assert_eq!(
             responses["408"]["headers"]["Connection"]["schema"]["enum"],
             json!(["close"])

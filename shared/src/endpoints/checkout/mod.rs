@@ -60,7 +60,6 @@ use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::fanout::Fanout;
 use crate::idempotency::{Begin, ClaimGuard, IdempotencyKey, ScopedKey, StoreError};
-use crate::openapi::Problems;
 use crate::platform::Platform;
 
 /// How long a key's in-flight record outlives the owner's deadline before
@@ -68,66 +67,61 @@ use crate::platform::Platform;
 /// work is bounded by the deadline) unless its process died.
 const LEASE_GRACE: Duration = Duration::from_secs(1);
 
-/// The problems checkout answers (429 and 500 are the stack's).
-struct CheckoutProblems;
-
-impl utoipa::IntoResponses for CheckoutProblems {
-    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-        Problems::new()
-            .case(
-                ApiError::IdempotencyKeyRequired,
-                "the `Idempotency-Key` header is missing",
-            )
-            .case(
-                ApiError::BadRequest(format!(
-                    "Idempotency-Key must be 1 to {} visible ASCII characters",
-                    crate::idempotency::MAX_KEY_LEN
-                )),
-                "the key is empty, too long, not visible ASCII or sent twice (or the body could not be read)",
-            )
-            .auth_required()
-            .case(
-                ApiError::OutOfStock {
-                    product_ids: vec!["p-17".into()],
-                },
-                "a quantity exceeds what inventory has available; `product_ids` names the products",
-            )
-            .case(
-                ApiError::IdempotencyKeyInProgress { retry_after_secs: 1 },
-                "the first request with this key is still in flight and did not finish by this one's deadline",
-            )
-            .case(
-                ApiError::RequestTimeout,
-                "the body had not fully arrived by the request's deadline; the connection is closed",
-            )
-            .case(
-                ApiError::PayloadTooLarge,
-                "the body is over the limit (64 KiB by default)",
-            )
-            .case(
-                ApiError::UnsupportedMediaType,
-                "the `Content-Type` is not `application/json`",
-            )
-            .case(
-                ApiError::Unprocessable("lines[0].quantity must be between 1 and 99".into()),
-                "the body is not valid JSON of the documented shape, or names a product pricing or inventory \
-                 does not know (`detail` names the field or the products)",
-            )
-            .case(
-                ApiError::IdempotencyKeyReused,
-                "this user sent the key before with a different body",
-            )
-            .case(
-                ApiError::UpstreamUnavailable,
-                "pricing, inventory, orders or the idempotency store failed; no order was placed",
-            )
-            .case(
-                ApiError::UpstreamTimeout,
-                "no answer by the deadline; retry with the same key (an order placed meanwhile is found again)",
-            )
-            .build()
-    }
-}
+crate::problems!(
+    /// The problems checkout answers (429 and 500 are the stack's).
+    CheckoutProblems:
+    case(
+        ApiError::IdempotencyKeyRequired,
+        "the `Idempotency-Key` header is missing",
+    ),
+    case(
+        ApiError::BadRequest(format!(
+            "Idempotency-Key must be 1 to {} visible ASCII characters",
+            crate::idempotency::MAX_KEY_LEN
+        )),
+        "the key is empty, too long, not visible ASCII or sent twice (or the body could not be read)",
+    ),
+    auth_required,
+    case(
+        ApiError::OutOfStock {
+            product_ids: vec!["p-17".into()],
+        },
+        "a quantity exceeds what inventory has available; `product_ids` names the products",
+    ),
+    case(
+        ApiError::IdempotencyKeyInProgress { retry_after_secs: 1 },
+        "the first request with this key is still in flight and did not finish by this one's deadline",
+    ),
+    case(
+        ApiError::RequestTimeout,
+        "the body had not fully arrived by the request's deadline; the connection is closed",
+    ),
+    case(
+        ApiError::PayloadTooLarge,
+        "the body is over the limit (64 KiB by default)",
+    ),
+    case(
+        ApiError::UnsupportedMediaType,
+        "the `Content-Type` is not `application/json`",
+    ),
+    case(
+        ApiError::Unprocessable("lines[0].quantity must be between 1 and 99".into()),
+        "the body is not valid JSON of the documented shape, or names a product pricing or inventory \
+         does not know (`detail` names the field or the products)",
+    ),
+    case(
+        ApiError::IdempotencyKeyReused,
+        "this user sent the key before with a different body",
+    ),
+    case(
+        ApiError::UpstreamUnavailable,
+        "pricing, inventory, orders or the idempotency store failed; no order was placed",
+    ),
+    case(
+        ApiError::UpstreamTimeout,
+        "no answer by the deadline; retry with the same key (an order placed meanwhile is found again)",
+    ),
+);
 
 /// Places an order.
 ///
