@@ -14,14 +14,20 @@
 //! `meta`, `X-Partial-Response` and `Server-Timing` are computed from the
 //! outcomes: once the sections are in, the handler hands them to
 //! [`Fanout::summary`] and renders the [`Summary`] with [`Composite`].
-//! The trade-off: the handler lists its sections once more (the list is
-//! also where nested parts such as `recommendations.price` and a section's
-//! second stage are named), in exchange for no state kept on the side:
-//! `Fanout` records nothing, a section's type says what happened to it,
-//! and rules such as "503 when every first-stage call failed" read the
-//! same values the answer is shaped from. Staleness comes from the
+//!
+//! The trade-off, against a collector that each section writes into as it
+//! ends: the handler lists its outcomes once more, nested parts
+//! (`recommendations.price`) and a section's second stage included, and a
+//! section left out of that list would be missing from `meta` (each
+//! endpoint's end-to-end tests fail every section to catch that). In
+//! exchange nothing is kept on the side: `Fanout` records nothing, a
+//! section's type says what happened to it, the order of `meta.degraded`
+//! is the order of the list rather than of completion, and rules such as
+//! "503 when every first-stage call failed" read the same values the
+//! answer is shaped from. Each section carries its name and the time it
+//! ended, which is all `Server-Timing` needs. Staleness comes from the
 //! fragment cache in its type too ([`crate::cache::Cached`], taken by the
-//! `*_cached` methods).
+//! `*_cached` methods), so no task-local carries it.
 
 mod etag;
 mod meta;
