@@ -122,7 +122,7 @@ impl<T> Section<T> {
     }
 
     /// The outcome without the value: what `meta` and `Server-Timing` need.
-    pub fn report(&self) -> Section<()> {
+    pub fn without_value(&self) -> Section<()> {
         let outcome = match self.outcome {
             Outcome::Fresh(_) => Outcome::Fresh(()),
             Outcome::Stale(_) => Outcome::Stale(()),
@@ -179,7 +179,7 @@ pub trait Reported {
 
 impl<T> Reported for Section<T> {
     fn report(&self) -> Option<Section<()>> {
-        Some(Section::report(self))
+        Some(self.without_value())
     }
 }
 
