@@ -90,12 +90,14 @@ async fn me(State(app): State<App>, Auth(caller): Auth, ctx: RequestCtx) -> Resu
         fan.required("name", app.users.get_json::<User>(&ctx, &user_path)),
         fan.optional("unread", app.notifications.get_json::<Unread>(&ctx, &unread_path)),
     );
+    let user = user?;
+    let summary = fan.summary(&[&user, &unread]);
     let body = Me {
-        name: user?.name,
-        unread: unread.map(|n| n.unread_count),
-        meta: fan.meta(),
+        name: user.into_inner().name,
+        unread: unread.into_option().map(|n| n.unread_count),
+        meta: summary.meta(),
     };
-    Composite::new(&fan, &body, true)
+    Composite::new(&summary, &body, true)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -73,8 +73,11 @@
 //!         fan.required("name", platform.backends.user(&ctx, &caller.sub)),
 //!         fan.optional("order_count", platform.backends.orders(&ctx, &caller.sub, 20)),
 //!     );
-//!     let body = Profile { name: user?.name, order_count: orders.map(|o| o.items.len()), meta: fan.meta() };
-//!     Composite::new(&fan, &body, true)
+//!     let user = user?;
+//!     let summary = fan.summary(&[&user, &orders]);
+//!     let order_count = orders.into_option().map(|o| o.items.len());
+//!     let body = Profile { name: user.into_inner().name, order_count, meta: summary.meta() };
+//!     Composite::new(&summary, &body, true)
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]

@@ -208,6 +208,27 @@ async fn home_is_503_when_every_first_stage_call_fails() {
 }
 
 #[tokio::test]
+async fn home_is_200_when_the_recommender_answers_even_if_the_catalog_and_the_others_fail() {
+    let stack = spawn_with(Bff::Mobile, FAILURE_TEST_ENV).await;
+    let down = bff_stack::simulator::Fault {
+        down: true,
+        ..Default::default()
+    };
+    for s in [
+        Service::Users,
+        Service::Orders,
+        Service::Notifications,
+        Service::Catalog,
+    ] {
+        stack.sim.set_fault(s, down.clone());
+    }
+    let answer = stack.get_as_u1("/v1/home").await;
+    assert_eq!(answer.status, 200, "the recommender answered: {}", answer.text);
+    assert!(answer.json()["recommendations"].is_null());
+    assert_eq!(stack.sim.count(Service::Recommendations), 1);
+}
+
+#[tokio::test]
 async fn the_recommendation_stage_does_not_wait_for_a_slow_user_call() {
     let stack = spawn_with(Bff::Mobile, &[("BFF_DEADLINE_MS", "2000")]).await;
     stack.sim.set_fault(

@@ -413,6 +413,27 @@ async fn dashboard_is_503_when_every_first_stage_call_fails() {
 }
 
 #[tokio::test]
+async fn dashboard_is_200_when_the_recommender_answers_even_if_the_catalog_and_the_others_fail() {
+    let stack = spawn_with(Bff::Web, FAILURE_TEST_ENV).await;
+    let down = Fault {
+        down: true,
+        ..Fault::default()
+    };
+    for s in [
+        Service::Users,
+        Service::Orders,
+        Service::Notifications,
+        Service::Catalog,
+    ] {
+        stack.sim.set_fault(s, down.clone());
+    }
+    let answer = stack.get_as_u1("/v1/dashboard").await;
+    assert_eq!(answer.status, 200, "the recommender answered: {}", answer.text);
+    assert!(answer.json()["recommendations"].is_null());
+    assert_eq!(stack.sim.count(Service::Recommendations), 1);
+}
+
+#[tokio::test]
 async fn dashboard_requires_a_token() {
     let stack = spawn(Bff::Web).await;
     let answer = stack.get("/v1/dashboard", None, &[]).await;

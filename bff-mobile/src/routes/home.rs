@@ -6,17 +6,16 @@
 //! first-stage calls. Every section is optional; when all four first-stage
 //! calls fail the answer is 503 `upstream_unavailable`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use axum::extract::State;
 use bff_shared::auth::Auth;
 use bff_shared::backends::{Backends, Order, Price, Product, User};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
-use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::fanout::{Composite, Fanout, Meta, Section};
 use bff_shared::openapi::EXAMPLE_REQUEST_ID;
 use bff_shared::platform::Platform;
-use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
 use serde_json::json;
 
@@ -133,52 +132,84 @@ pub async fn home(
     let backends = &platform.backends;
     let user_id = &*principal.sub;
     let fan = Fanout::new(&ctx);
-    let recommendations_answered = AtomicBool::new(false);
 
-    let (user, orders, notifications, recommendations) = tokio::join!(
+    let (user, orders, notifications, recommended) = tokio::join!(
         fan.optional("user", backends.user(&ctx, user_id)),
         fan.optional("recent_orders", backends.orders(&ctx, user_id, ORDERS_LIMIT)),
         fan.optional(
             "unread_notifications",
             backends.unread_notifications(&ctx, user_id, None)
         ),
-        fan.optional("recommendations", async {
-            let ids = backends.recommendations(&ctx, user_id, RECOMMENDATIONS_LIMIT).await?;
-            recommendations_answered.store(true, Ordering::Relaxed);
-            recommendation_cards(&fan, backends, &ctx, ids).await
-        }),
+        recommendations(&fan, backends, &ctx, user_id),
     );
 
-    if user.is_none() && orders.is_none() && notifications.is_none() && !recommendations_answered.into_inner() {
+    // The catalog and pricing for the cards are a second stage: they do
+    // not count towards "every first-stage call failed".
+    let first_stage_failed = [
+        user.is_degraded(),
+        orders.is_degraded(),
+        notifications.is_degraded(),
+        recommended.ids.is_degraded(),
+    ];
+    if first_stage_failed.iter().all(|failed| *failed) {
         return Err(ApiError::UpstreamUnavailable);
     }
+    let summary = fan.summary(&[&user, &orders, &notifications, &recommended.cards, &recommended.price]);
     let body = Home {
-        user: user.map(shape_user),
-        recent_orders: orders.map(|page| page.items.into_iter().map(shape_order).collect()),
-        unread_notifications: notifications.map(|n| n.unread_count),
-        recommendations,
-        meta: fan.meta(),
+        user: user.into_option().map(shape_user),
+        recent_orders: orders
+            .into_option()
+            .map(|page| page.items.into_iter().map(shape_order).collect()),
+        unread_notifications: notifications.into_option().map(|n| n.unread_count),
+        recommendations: recommended.cards.into_option(),
+        meta: summary.meta(),
     };
-    Composite::new(&fan, &body, true)
+    Composite::new(&summary, &body, true)
 }
 
-/// Second stage: catalog (needed for the cards) and pricing (optional,
-/// `recommendations.price`) for the recommended ids, concurrently.
-async fn recommendation_cards(
-    fan: &Fanout,
-    backends: &Backends,
-    ctx: &RequestCtx,
-    ids: Vec<String>,
-) -> Result<Vec<Recommendation>, UpstreamError> {
-    let (products, prices) = tokio::join!(
-        backends.products(ctx, &ids),
-        fan.optional("recommendations.price", backends.prices(ctx, &ids)),
+/// The `recommendations` section, in two stages. Its first-stage outcome
+/// (`ids`) is kept apart: the recommender answering while the catalog
+/// fails is not "every first-stage call failed".
+struct Recommended {
+    /// The recommender's answer.
+    ids: Section<Vec<String>>,
+    /// The cards: degraded when the recommender or the catalog failed.
+    cards: Section<Vec<Recommendation>>,
+    /// The part `recommendations.price`; never ran without ids.
+    price: Option<Section<Arc<Vec<Price>>>>,
+}
+
+/// The recommended ids, then, as soon as they arrive, catalog (needed for
+/// the cards) and pricing (optional, `recommendations.price`)
+/// concurrently.
+async fn recommendations(fan: &Fanout, backends: &Backends, ctx: &RequestCtx, user_id: &str) -> Recommended {
+    let ids = fan
+        .optional(
+            "recommendations",
+            backends.recommendations(ctx, user_id, RECOMMENDATIONS_LIMIT),
+        )
+        .await;
+    let list = match ids.as_input() {
+        Ok(list) => list,
+        Err(no_cards) => {
+            return Recommended {
+                ids,
+                cards: no_cards,
+                price: None,
+            };
+        }
+    };
+    let (products, price) = tokio::join!(
+        fan.optional_cached("recommendations", backends.products(ctx, list)),
+        fan.optional_cached("recommendations.price", backends.prices(ctx, list)),
     );
-    Ok(shape_recommendations(
-        &ids,
-        &products?,
-        prices.as_deref().map(Vec::as_slice),
-    ))
+    let prices = price.value().map(|prices| prices.as_slice());
+    let cards = products.map(|products| shape_recommendations(list, &products, prices));
+    Recommended {
+        ids,
+        cards,
+        price: Some(price),
+    }
 }
 
 fn shape_user(user: User) -> HomeUser {

@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
-use bff_shared::backends::{Price, Product, Stock, one_of};
+use bff_shared::backends::{Price, Stock, one_of, one_of_cached};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
@@ -117,34 +117,35 @@ pub async fn product(
     let fan = Fanout::new(&ctx);
     let ids = std::slice::from_ref(&id);
     let (product, price, stock) = tokio::join!(
-        fan.required("product", backends.product(&ctx, &id)),
-        fan.optional(
+        fan.required_cached("product", backends.product(&ctx, &id)),
+        fan.optional_cached(
             "price",
-            one_of(backends.prices(&ctx, ids), |p: &Price| p.product_id == id)
+            one_of_cached(backends.prices(&ctx, ids), |p: &Price| p.product_id == id)
         ),
         fan.optional(
             "stock",
             one_of(backends.stock(&ctx, ids), |s: &Stock| s.product_id == id)
         ),
     );
-    let product: std::sync::Arc<Product> = product?;
+    let product = product?;
+    let summary = fan.summary(&[&product, &price, &stock]);
     let body = ProductPage {
         product: ProductSummary {
             image_url: product.image_url().map(str::to_owned),
             id: product.id.clone(),
             name: product.name.clone(),
         },
-        price: price.map(|p| PriceInfo {
+        price: price.into_option().map(|p| PriceInfo {
             amount_cents: p.amount_cents,
             currency: p.currency,
             discount_pct: p.discount_pct,
         }),
-        stock: stock.map(|s| StockInfo {
+        stock: stock.into_option().map(|s| StockInfo {
             in_stock: s.available > 0,
         }),
-        meta: fan.meta(),
+        meta: summary.meta(),
     };
-    Composite::public(&fan, &body, headers.get(header::IF_NONE_MATCH))
+    Composite::public(&summary, &body, headers.get(header::IF_NONE_MATCH))
 }
 
 /// The answer for `p-1` from the simulator's data.

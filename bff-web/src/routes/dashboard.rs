@@ -11,21 +11,20 @@
 //!
 //! The answer is personal, so it is marked `Cache-Control: private, no-store`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use axum::extract::State;
 use bff_shared::auth::Auth;
 use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLine, Price, Product, User};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
-use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::fanout::{Composite, Fanout, Meta, Section};
 use bff_shared::openapi::EXAMPLE_REQUEST_ID;
 use bff_shared::platform::Platform;
-use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
 use serde_json::json;
 
-use super::parts::{self, PriceInfo};
+use super::parts::{self, Batches, PriceInfo};
 
 /// A page shows the last twenty orders and notifications; more is paging,
 /// which the page does through the pass-through, not the dashboard.
@@ -188,84 +187,130 @@ pub async fn dashboard(
     let backends = &platform.backends;
     let user_id = &*principal.sub;
     let fan = Fanout::new(&ctx);
-    // The recommendations section can also fail in its second stage; only
-    // a failure of the first stage counts towards "everything failed".
-    let recommendations_answered = AtomicBool::new(false);
-    let (fan, ctx, answered) = (&fan, &ctx, &recommendations_answered);
+    let (fan, ctx) = (&fan, &ctx);
 
     // Sections are boxed: see `parts::boxed`.
-    let (user, orders, notifications, recommendations) = tokio::join!(
+    let (user, orders, notifications, recommended) = tokio::join!(
         parts::boxed(|| fan.optional("user", backends.user(ctx, user_id))),
-        parts::boxed(|| fan.optional(
-            "orders",
-            parts::boxed(|| orders_with_products(fan, backends, ctx, user_id))
-        )),
+        parts::boxed(|| orders_with_products(fan, backends, ctx, user_id)),
         parts::boxed(|| {
             let notifications = backends.unread_notifications(ctx, user_id, Some(NOTIFICATIONS_LIMIT));
             fan.optional("notifications", notifications)
         }),
-        parts::boxed(|| {
-            fan.optional(
-                "recommendations",
-                parts::boxed(|| recommendation_cards(fan, backends, ctx, user_id, answered)),
-            )
-        }),
+        parts::boxed(|| recommendations(fan, backends, ctx, user_id)),
     );
 
-    if user.is_none() && orders.is_none() && notifications.is_none() && !recommendations_answered.into_inner() {
+    // The catalog and pricing calls are second stages: they do not count
+    // towards "every first-stage call failed".
+    let first_stage_failed = [
+        user.is_degraded(),
+        orders.orders.is_degraded(),
+        notifications.is_degraded(),
+        recommended.ids.is_degraded(),
+    ];
+    if first_stage_failed.iter().all(|failed| *failed) {
         return Err(ApiError::UpstreamUnavailable);
     }
+    let summary = fan.summary(&[
+        &user,
+        &orders.orders,
+        &orders.product,
+        &notifications,
+        &recommended.cards,
+        &recommended.price,
+    ]);
     let body = Dashboard {
-        user,
-        orders,
-        notifications: notifications.map(shape_notifications),
-        recommendations,
-        meta: fan.meta(),
+        user: user.into_option(),
+        orders: orders.orders.into_option(),
+        notifications: notifications.into_option().map(shape_notifications),
+        recommendations: recommended.cards.into_option(),
+        meta: summary.meta(),
     };
-    Composite::new(fan, &body, true)
+    Composite::new(&summary, &body, true)
 }
 
-/// The `orders` section: the orders, then, as soon as they arrive, one
-/// catalog lookup for the distinct products of all lines. The lookup's
-/// failure is the nested part `orders.product`: the orders are still worth
-/// showing without names and images.
+/// The `orders` section and its nested part `orders.product`.
+struct OrdersWithProducts {
+    /// The orders, shaped; degraded only when the orders service failed.
+    orders: Section<Vec<DashboardOrder>>,
+    /// The catalog lookup for their lines; never ran without orders.
+    product: Option<Section<Batches>>,
+}
+
+/// The orders, then, as soon as they arrive, one catalog lookup for the
+/// distinct products of all lines. The lookup's failure is the nested part
+/// `orders.product`: the orders are still worth showing without names and
+/// images.
 async fn orders_with_products(
     fan: &Fanout,
     backends: &Backends,
     ctx: &RequestCtx,
     user_id: &str,
-) -> Result<Vec<DashboardOrder>, UpstreamError> {
-    let orders = backends.orders(ctx, user_id, ORDERS_LIMIT).await?.items;
-    let ids = order_product_ids(&orders);
-    let products = parts::boxed(|| fan.optional("orders.product", parts::products(backends, ctx, &ids))).await;
-    Ok(shape_orders(orders, products.as_ref().map(parts::all)))
+) -> OrdersWithProducts {
+    let orders = fan
+        .optional("orders", backends.orders(ctx, user_id, ORDERS_LIMIT))
+        .await;
+    let product = match orders.value() {
+        Some(page) => {
+            let ids = order_product_ids(&page.items);
+            let lookup = parts::boxed(|| fan.optional_cached("orders.product", parts::products(backends, ctx, &ids)));
+            Some(lookup.await)
+        }
+        None => None,
+    };
+    let products = product.as_ref().and_then(Section::value).map(parts::all);
+    OrdersWithProducts {
+        orders: orders.map(|page| shape_orders(page.items, products)),
+        product,
+    }
 }
 
-/// The `recommendations` section: the recommended ids, then, as soon as
-/// they arrive, catalog (needed for the cards) and pricing (optional,
-/// `recommendations.price`) concurrently. Should both second-stage calls
-/// fail, both are listed: the section's entry says why there are no cards,
-/// the part's that pricing is down too. `answered` records that the first
-/// stage succeeded.
-async fn recommendation_cards(
-    fan: &Fanout,
-    backends: &Backends,
-    ctx: &RequestCtx,
-    user_id: &str,
-    answered: &AtomicBool,
-) -> Result<Vec<Recommendation>, UpstreamError> {
-    let ids = backends.recommendations(ctx, user_id, RECOMMENDATIONS_LIMIT).await?;
-    answered.store(true, Ordering::Relaxed);
-    let distinct = parts::distinct(ids.iter().map(String::as_str));
-    let (products, prices) = tokio::join!(
-        parts::products(backends, ctx, &distinct),
-        parts::boxed(|| fan.optional("recommendations.price", backends.prices(ctx, &distinct))),
+/// The `recommendations` section, in two stages. Its first-stage outcome
+/// (`ids`) is kept apart: the recommender answering while the catalog
+/// fails is not "every first-stage call failed".
+struct Recommended {
+    /// The recommender's answer.
+    ids: Section<Vec<String>>,
+    /// The cards: degraded when the recommender or the catalog failed.
+    cards: Section<Vec<Recommendation>>,
+    /// The part `recommendations.price`; never ran without ids.
+    price: Option<Section<Arc<Vec<Price>>>>,
+}
+
+/// The recommended ids, then, as soon as they arrive, catalog (needed for
+/// the cards) and pricing (optional, `recommendations.price`)
+/// concurrently. Should both second-stage calls fail, both are listed: the
+/// section's entry says why there are no cards, the part's that pricing is
+/// down too.
+async fn recommendations(fan: &Fanout, backends: &Backends, ctx: &RequestCtx, user_id: &str) -> Recommended {
+    let ids = fan
+        .optional(
+            "recommendations",
+            backends.recommendations(ctx, user_id, RECOMMENDATIONS_LIMIT),
+        )
+        .await;
+    let list = match ids.as_input() {
+        Ok(list) => list,
+        Err(no_cards) => {
+            return Recommended {
+                ids,
+                cards: no_cards,
+                price: None,
+            };
+        }
+    };
+    let distinct = parts::distinct(list.iter().map(String::as_str));
+    let (products, price) = tokio::join!(
+        parts::boxed(|| fan.optional_cached("recommendations", parts::products(backends, ctx, &distinct))),
+        parts::boxed(|| fan.optional_cached("recommendations.price", backends.prices(ctx, &distinct))),
     );
-    Ok(shape_recommendations(
-        &ids,
-        parts::all(&products?),
-        prices.as_deref().map(Vec::as_slice),
-    ))
+    let prices = price.value().map(|prices| prices.as_slice());
+    let cards = products.map(|products| shape_recommendations(list, parts::all(&products), prices));
+    Recommended {
+        ids,
+        cards,
+        price: Some(price),
+    }
 }
 
 /// The distinct product ids of all lines, in order of first appearance.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bff_shared::backends::{Backends, Price, Product};
+use bff_shared::cache::Cached;
 use bff_shared::context::RequestCtx;
 use bff_shared::upstream::UpstreamError;
 use futures::future::{BoxFuture, join_all};
@@ -48,12 +49,15 @@ pub type Batches = Vec<Arc<Vec<Product>>>;
 /// The products of `ids` from the catalog, in as many concurrent batch
 /// calls as the catalog's limit needs. One failed batch fails the whole
 /// lookup: a page with some products and not others would look like
-/// missing data rather than a degraded part.
-pub async fn products(backends: &Backends, ctx: &RequestCtx, ids: &[String]) -> Result<Batches, UpstreamError> {
-    join_all(ids.chunks(CATALOG_BATCH).map(|chunk| backends.products(ctx, chunk)))
-        .await
-        .into_iter()
-        .collect()
+/// missing data rather than a degraded part. Stale when any batch is.
+pub async fn products(backends: &Backends, ctx: &RequestCtx, ids: &[String]) -> Result<Cached<Batches>, UpstreamError> {
+    let mut found = Cached::fresh(Batches::new());
+    for batch in join_all(ids.chunks(CATALOG_BATCH).map(|chunk| backends.products(ctx, chunk))).await {
+        let batch = batch?;
+        found.stale |= batch.stale;
+        found.value.push(batch.value);
+    }
+    Ok(found)
 }
 
 /// Every product of `batches`, for shaping code, which need not know how
@@ -178,12 +182,15 @@ mod tests {
         let ctx = RequestCtx::detached("t", Deadline::after(std::time::Duration::from_secs(5)));
         let ids: Vec<String> = (1..=250).map(|n| format!("p-{n}")).collect();
 
-        let found = products(&backends, &ctx, &ids).await.expect("every batch answers");
+        let found = products(&backends, &ctx, &ids)
+            .await
+            .expect("every batch answers")
+            .value;
 
         let mut sizes = sizes.lock().expect("lock").clone();
         sizes.sort_unstable();
         assert_eq!(sizes, [50, 100, 100]);
         assert_eq!(all(&found).count(), 249, "the unknown p-7 is left out");
-        assert!(products(&backends, &ctx, &[]).await.expect("no call").is_empty());
+        assert!(products(&backends, &ctx, &[]).await.expect("no call").value.is_empty());
     }
 }

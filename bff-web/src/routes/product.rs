@@ -16,11 +16,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
-use bff_shared::backends::{Backends, Price, Product, Reviews, Stock, Warehouse, one_of};
+use bff_shared::backends::{Backends, Price, Product, Reviews, Stock, Warehouse, one_of, one_of_cached};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
-use bff_shared::fanout::{Composite, Fanout, Meta};
+use bff_shared::fanout::{Composite, Fanout, Meta, Section};
 use bff_shared::openapi::EXAMPLE_REQUEST_ID;
 use bff_shared::platform::Platform;
 use serde::Serialize;
@@ -141,13 +141,13 @@ pub async fn product(
     // boxed: see `parts::boxed`.
     let ((product, related), price, stock, reviews) = tokio::try_join!(
         parts::boxed(move || async move {
-            let product = fan.required("product", backends.product(ctx, id)).await?;
+            let product = fan.required_cached("product", backends.product(ctx, id)).await?;
             let related = related_cards(fan, backends, ctx, &product.related_ids).await;
-            Ok::<_, ApiError>((Arc::unwrap_or_clone(product), related))
+            Ok::<_, ApiError>((product, related))
         }),
         parts::boxed(move || async move {
-            let price = one_of(backends.prices(ctx, ids), |p: &Price| p.product_id == *id);
-            Ok(fan.optional("price", price).await)
+            let price = one_of_cached(backends.prices(ctx, ids), |p: &Price| p.product_id == *id);
+            Ok(fan.optional_cached("price", price).await)
         }),
         parts::boxed(move || async move {
             let stock = one_of(backends.stock(ctx, ids), |s: &Stock| s.product_id == *id);
@@ -157,46 +157,52 @@ pub async fn product(
             move || async move { Ok(fan.optional("reviews", backends.reviews(ctx, id, REVIEWS_LIMIT)).await) }
         ),
     )?;
+    let summary = fan.summary(&[&product, &price, &stock, &reviews, &related.cards, &related.price]);
     let body = ProductPage {
-        product,
-        price: price.as_ref().map(PriceInfo::from),
-        stock: stock.map(|s| StockInfo {
+        product: Arc::unwrap_or_clone(product.into_inner()),
+        price: price.value().map(PriceInfo::from),
+        stock: stock.into_option().map(|s| StockInfo {
             available: s.available,
             warehouses: s.warehouses,
         }),
-        reviews,
-        related,
-        meta: fan.meta(),
+        reviews: reviews.into_option(),
+        // No related ids: an empty list, and nothing was called.
+        related: related.cards.map_or(Some(Vec::new()), Section::into_option),
+        meta: summary.meta(),
     };
-    Composite::public(fan, &body, headers.get(header::IF_NONE_MATCH))
+    Composite::public(&summary, &body, headers.get(header::IF_NONE_MATCH))
 }
 
-/// The `related` section: catalog (needed for the cards) and pricing
-/// (optional, `related.price`) for the first [`RELATED_LIMIT`] related ids.
-/// A product without related ids gets an empty list and costs no call.
-async fn related_cards(
-    fan: &Fanout,
-    backends: &Backends,
-    ctx: &RequestCtx,
-    related_ids: &[String],
-) -> Option<Vec<RelatedCard>> {
+/// The `related` section and its nested part `related.price`; neither
+/// runs for a product without related ids.
+struct Related {
+    /// The cards: degraded when the catalog failed.
+    cards: Option<Section<Vec<RelatedCard>>>,
+    /// The part `related.price`.
+    price: Option<Section<Arc<Vec<Price>>>>,
+}
+
+/// Catalog (needed for the cards) and pricing (optional, `related.price`)
+/// for the first [`RELATED_LIMIT`] related ids, concurrently.
+async fn related_cards(fan: &Fanout, backends: &Backends, ctx: &RequestCtx, related_ids: &[String]) -> Related {
     let ids = &related_ids[..related_ids.len().min(RELATED_LIMIT)];
     if ids.is_empty() {
-        return Some(Vec::new());
+        return Related {
+            cards: None,
+            price: None,
+        };
     }
-    let cards = parts::boxed(move || async move {
-        let distinct = parts::distinct(ids.iter().map(String::as_str));
-        let (products, prices) = tokio::join!(
-            parts::products(backends, ctx, &distinct),
-            parts::boxed(|| fan.optional("related.price", backends.prices(ctx, &distinct))),
-        );
-        Ok(shape_related(
-            ids,
-            parts::all(&products?),
-            prices.as_deref().map(Vec::as_slice),
-        ))
-    });
-    fan.optional("related", cards).await
+    let distinct = parts::distinct(ids.iter().map(String::as_str));
+    let (products, price) = tokio::join!(
+        parts::boxed(|| fan.optional_cached("related", parts::products(backends, ctx, &distinct))),
+        parts::boxed(|| fan.optional_cached("related.price", backends.prices(ctx, &distinct))),
+    );
+    let prices = price.value().map(|prices| prices.as_slice());
+    let cards = products.map(|products| shape_related(ids, parts::all(&products), prices));
+    Related {
+        cards: Some(cards),
+        price: Some(price),
+    }
 }
 
 /// Cards in the catalog's `related_ids` order; ids the catalog does not

@@ -7,7 +7,7 @@ use http::{HeaderName, HeaderValue};
 use urlencoding::encode;
 
 use super::dto::*;
-use crate::cache::FragmentCache;
+use crate::cache::{Cached, FragmentCache};
 use crate::config::{CacheSettings, ConfigError};
 use crate::context::RequestCtx;
 use crate::telemetry::Metrics;
@@ -88,7 +88,7 @@ impl Backends {
     }
 
     /// `GET /products/{id}`, through the product cache.
-    pub async fn product(&self, ctx: &RequestCtx, id: &str) -> Result<Arc<Product>, UpstreamError> {
+    pub async fn product(&self, ctx: &RequestCtx, id: &str) -> Result<Cached<Arc<Product>>, UpstreamError> {
         let path = format!("/products/{}", encode(id));
         self.product_cache
             .get_or_fetch(path.clone(), || self.catalog.get_json_weighted(ctx, &path))
@@ -97,22 +97,20 @@ impl Backends {
 
     /// `GET /products?ids=…` (at most 100 ids; unknown ids are left out),
     /// through the product cache.
-    pub async fn products(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Arc<Vec<Product>>, UpstreamError> {
+    pub async fn products(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Cached<Arc<Vec<Product>>>, UpstreamError> {
         if ids.is_empty() {
-            return Ok(Arc::new(Vec::new()));
+            return Ok(Cached::fresh(Arc::new(Vec::new())));
         }
         let path = format!("/products?ids={}", join_ids(ids));
-        let page = self
-            .product_cache
+        self.product_cache
             .get_or_fetch(path.clone(), || self.fetch_items(&self.catalog, ctx, &path))
-            .await?;
-        Ok(page)
+            .await
     }
 
     /// `GET /prices?product_ids=…`, through the price cache.
-    pub async fn prices(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Arc<Vec<Price>>, UpstreamError> {
+    pub async fn prices(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Cached<Arc<Vec<Price>>>, UpstreamError> {
         if ids.is_empty() {
-            return Ok(Arc::new(Vec::new()));
+            return Ok(Cached::fresh(Arc::new(Vec::new())));
         }
         let path = format!("/prices?product_ids={}", join_ids(ids));
         self.price_cache

@@ -14,6 +14,7 @@ pub(crate) mod props;
 pub use calls::Backends;
 pub use dto::*;
 
+use crate::cache::Cached;
 use crate::upstream::UpstreamError;
 
 /// The item of a batch answer (`/prices`, `/stock`) that `matches`. A batch
@@ -36,6 +37,22 @@ where
         .find(|item| matches(item))
         .cloned()
         .ok_or(UpstreamError::NotFound)
+}
+
+/// [`one_of`] for a batch from the fragment cache: the item keeps the
+/// batch's staleness.
+pub async fn one_of_cached<T, B>(
+    batch: impl Future<Output = Result<Cached<B>, UpstreamError>>,
+    matches: impl Fn(&T) -> bool,
+) -> Result<Cached<T>, UpstreamError>
+where
+    T: Clone,
+    B: std::ops::Deref,
+    B::Target: AsRef<[T]>,
+{
+    let Cached { value, stale } = batch.await?;
+    let item = one_of(async { Ok(value) }, matches).await?;
+    Ok(Cached { value: item, stale })
 }
 
 /// Whether `id` is a plausible resource id to put into an upstream path:
@@ -91,5 +108,21 @@ mod tests {
         assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::NotFound));
         let batch = async { Err::<Vec<i32>, _>(UpstreamError::Timeout) };
         assert_eq!(one_of(batch, |n| *n == 2).await, Err(UpstreamError::Timeout));
+    }
+
+    #[tokio::test]
+    async fn the_item_of_a_stale_batch_is_stale_too() {
+        let batch = async {
+            Ok(Cached {
+                value: vec![1, 2],
+                stale: true,
+            })
+        };
+        assert_eq!(
+            one_of_cached(batch, |n| *n == 2).await,
+            Ok(Cached { value: 2, stale: true })
+        );
+        let batch = async { Ok(Cached::fresh(vec![1])) };
+        assert_eq!(one_of_cached(batch, |n| *n == 2).await, Err(UpstreamError::NotFound));
     }
 }

@@ -8,10 +8,6 @@
 //! the upstream body, so memory is bounded in bytes, not entries.
 //! What to cache (never personal data) is decided by [`crate::backends`].
 
-mod stale;
-
-pub(crate) use stale::{mark_stale, observe_stale};
-
 use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +22,32 @@ use crate::upstream::UpstreamError;
 struct Entry {
     value: Arc<dyn Any + Send + Sync>,
     weight: u32,
+}
+
+/// A value from the cache, and whether it was served past its TTL because
+/// the refresh failed. Staleness travels in the type, from the cache to the
+/// fan-out section that awaited it (`Fanout::optional_cached`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cached<T> {
+    /// The value.
+    pub value: T,
+    /// True when served past its TTL (stale-if-error).
+    pub stale: bool,
+}
+
+impl<T> Cached<T> {
+    /// A value just fetched (or within its TTL).
+    pub fn fresh(value: T) -> Self {
+        Self { value, stale: false }
+    }
+
+    /// The same staleness for a value derived from this one.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Cached<U> {
+        Cached {
+            value: f(self.value),
+            stale: self.stale,
+        }
+    }
 }
 
 /// One kind of cached call (say, catalog products), with its own TTL.
@@ -65,9 +87,9 @@ impl FragmentCache {
 
     /// The value for `key`: fresh from the cache, else fetched (one fetch
     /// for all concurrent callers), else, if the fetch fails, the stale
-    /// value when there still is one. `fetch` yields the value and the
-    /// size of the body it came from.
-    pub async fn get_or_fetch<T, F, Fut>(&self, key: String, fetch: F) -> Result<Arc<T>, UpstreamError>
+    /// value (marked stale) when there still is one. `fetch` yields the
+    /// value and the size of the body it came from.
+    pub async fn get_or_fetch<T, F, Fut>(&self, key: String, fetch: F) -> Result<Cached<Arc<T>>, UpstreamError>
     where
         T: Send + Sync + 'static,
         F: FnOnce() -> Fut,
@@ -77,7 +99,7 @@ impl FragmentCache {
             && let Ok(value) = entry.value.downcast::<T>()
         {
             self.metrics.cache(CacheResult::Hit);
-            return Ok(value);
+            return Ok(Cached::fresh(value));
         }
         self.metrics.cache(CacheResult::Miss);
         let backup = &self.backup;
@@ -94,12 +116,15 @@ impl FragmentCache {
             })
             .await;
         match loaded {
-            Ok(entry) => entry.value.downcast::<T>().map_err(|_| UpstreamError::BadResponse),
+            Ok(entry) => entry
+                .value
+                .downcast::<T>()
+                .map(Cached::fresh)
+                .map_err(|_| UpstreamError::BadResponse),
             Err(error) => match self.backup.get(&key).await.map(|e| e.value.downcast::<T>()) {
                 Some(Ok(value)) => {
                     self.metrics.cache(CacheResult::Stale);
-                    mark_stale();
-                    Ok(value)
+                    Ok(Cached { value, stale: true })
                 }
                 _ => Err(*error),
             },

@@ -24,9 +24,13 @@ async fn concurrent_misses_for_one_key_make_one_fetch() {
         Ok::<_, UpstreamError>((7u32, 10))
     };
     let results = futures::future::join_all((0..20).map(|_| cache.get_or_fetch("k".into(), fetch))).await;
-    assert!(results.iter().all(|r| **r.as_ref().unwrap() == 7));
+    assert!(results.iter().all(|r| *r.as_ref().unwrap().value == 7));
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
-    assert_eq!(*cache.get_or_fetch("k".into(), fetch).await.unwrap(), 7, "then a hit");
+    assert_eq!(
+        cache.get_or_fetch("k".into(), fetch).await.unwrap(),
+        Cached::fresh(Arc::new(7)),
+        "then a hit"
+    );
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
 }
 
@@ -38,10 +42,16 @@ async fn past_the_ttl_a_failed_refresh_serves_the_stale_value_and_says_so() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(60)).await;
-    let (value, stale) =
-        observe_stale(cache.get_or_fetch::<u32, _, _>("k".into(), || async { Err(UpstreamError::Timeout) })).await;
-    assert_eq!(*value.unwrap(), 1);
-    assert!(stale);
+    let served = cache
+        .get_or_fetch::<u32, _, _>("k".into(), || async { Err(UpstreamError::Timeout) })
+        .await;
+    assert_eq!(
+        served,
+        Ok(Cached {
+            value: Arc::new(1),
+            stale: true
+        })
+    );
 }
 
 #[tokio::test]
@@ -61,7 +71,12 @@ async fn past_the_stale_window_a_failed_refresh_is_an_error() {
 #[tokio::test]
 async fn a_fresh_value_is_not_marked_stale() {
     let cache = cache(10_000, 10_000);
-    let (_, stale) =
-        observe_stale(cache.get_or_fetch("k".into(), || async { Ok::<_, UpstreamError>((1u32, 1)) })).await;
-    assert!(!stale);
+    let fetched = cache
+        .get_or_fetch("k".into(), || async { Ok::<_, UpstreamError>((1u32, 1)) })
+        .await;
+    assert_eq!(fetched, Ok(Cached::fresh(Arc::new(1))));
+    let hit = cache
+        .get_or_fetch::<u32, _, _>("k".into(), || async { Err(UpstreamError::Timeout) })
+        .await;
+    assert_eq!(hit, Ok(Cached::fresh(Arc::new(1))), "a hit within the TTL is fresh");
 }

@@ -1,55 +1,93 @@
-//! Deadline-bound fan-out with partial results.
+//! Deadline-bound fan-out with partial results, reported through typed
+//! outcomes.
 //!
 //! A handler runs its upstream calls concurrently (`tokio::join!` for calls
 //! of different types, [`futures::future::join_all`] for lists), each
 //! wrapped by a [`Fanout`] that bounds it by the request deadline and turns
-//! its failure into a degraded section instead of failing the request.
-//! Dependent calls are written inside the branch that produces their input,
-//! so they start the moment that input arrives: a composite's latency is its
-//! critical path. Shaping the client's response is left to the handler;
-//! this module owns `meta`, `Server-Timing` and `X-Partial-Response`.
+//! its result into a [`Section`]: fresh value, stale value, or degraded
+//! with a reason. A required section gives a [`Required`] value or the
+//! client error its failure means. Dependent calls are written inside the
+//! branch that produces their input, so they start the moment that input
+//! arrives: a composite's latency is its critical path. Shaping the
+//! client's response is left to the handler.
+//!
+//! `meta`, `X-Partial-Response` and `Server-Timing` are computed from the
+//! outcomes: once the sections are in, the handler hands them to
+//! [`Fanout::summary`] and renders the [`Summary`] with [`Composite`].
+//!
+//! The trade-off, against a collector that each section writes into as it
+//! ends: the handler lists its outcomes once more, nested parts
+//! (`recommendations.price`) and a section's second stage included, and a
+//! section left out of that list would be missing from `meta` (each
+//! endpoint's end-to-end tests fail every section to catch that). In
+//! exchange nothing is kept on the side: `Fanout` records nothing, a
+//! section's type says what happened to it, the order of `meta.degraded`
+//! is the order of the list rather than of completion, and rules such as
+//! "503 when every first-stage call failed" read the same values the
+//! answer is shaped from. Each section carries its name and the time it
+//! ended, which is all `Server-Timing` needs. Staleness comes from the
+//! fragment cache in its type too ([`crate::cache::Cached`], taken by the
+//! `*_cached` methods), so no task-local carries it.
 
 mod etag;
 mod meta;
 mod response;
+mod section;
+mod summary;
 
 pub use meta::{Degraded, Meta};
 pub use response::Composite;
+pub use section::{Outcome, Reported, Required, Section};
+pub use summary::Summary;
 
 use std::future::Future;
-use std::sync::Mutex;
-use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::cache::Cached;
 use crate::context::{Deadline, RequestCtx};
 use crate::error::ApiError;
-use crate::upstream::{DegradedReason, UpstreamError};
+use crate::upstream::UpstreamError;
 
-/// Collects the outcome of every section of one composite request.
+/// Runs the sections of one composite request under its deadline.
 ///
 /// ```
 /// use std::time::Duration;
+/// use bff_shared::cache::Cached;
 /// use bff_shared::context::{Deadline, RequestCtx};
-/// use bff_shared::fanout::Fanout;
+/// use bff_shared::fanout::{Fanout, Section};
 /// use bff_shared::upstream::{DegradedReason, UpstreamError};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let ctx = RequestCtx::detached("req-1", Deadline::after(Duration::from_millis(100)));
 /// let fan = Fanout::new(&ctx);
-/// let (name, orders) = tokio::join!(
+/// let (name, orders, ids) = tokio::join!(
 ///     fan.required("user", async { Ok::<_, UpstreamError>("Ada") }),
 ///     fan.optional("orders", async { Err::<Vec<u32>, _>(UpstreamError::Timeout) }),
+///     fan.optional("picks", async { Ok::<_, UpstreamError>(vec!["p-1"]) }),
 /// );
-/// assert_eq!(name.unwrap(), "Ada");
-/// assert_eq!(orders, None);
-/// let meta = fan.meta();
+/// let name = name.expect("the user answered");
+/// assert_eq!(*name, "Ada");
+/// assert_eq!(orders.reason(), Some(DegradedReason::Timeout));
+/// // A second stage starts from its first stage's value, or is degraded
+/// // with it; here it is served stale by the fragment cache.
+/// let cards: Section<usize> = match ids.as_input() {
+///     Ok(ids) => fan.optional_cached("picks", async { Ok(Cached { value: ids.len(), stale: true }) }).await,
+///     Err(no_cards) => no_cards,
+/// };
+/// assert!(cards.is_stale());
+/// // "Every first-stage call failed" reads the outcomes themselves.
+/// assert!(![orders.is_degraded(), ids.is_degraded()].iter().all(|failed| *failed));
+///
+/// let summary = fan.summary(&[&name, &orders, &cards]);
+/// let meta = summary.meta();
 /// assert!(meta.partial);
 /// assert_eq!((meta.degraded[0].section.as_str(), meta.degraded[0].reason), ("orders", DegradedReason::Timeout));
+/// assert_eq!(meta.stale, ["picks"]);
 /// // A section that never answers is cut at the deadline.
 /// let late = fan.optional("late", std::future::pending::<Result<u8, UpstreamError>>()).await;
-/// assert_eq!(late, None);
+/// assert_eq!(late.reason(), Some(DegradedReason::Timeout));
 /// # }
 /// ```
 #[derive(Debug)]
@@ -57,14 +95,6 @@ pub struct Fanout {
     request_id: String,
     deadline: Deadline,
     started: Instant,
-    record: Mutex<Record>,
-}
-
-#[derive(Debug, Default)]
-struct Record {
-    degraded: Vec<Degraded>,
-    stale: Vec<String>,
-    timings: Vec<(&'static str, Duration)>,
 }
 
 impl Fanout {
@@ -74,26 +104,34 @@ impl Fanout {
             request_id: ctx.request_id.to_string(),
             deadline: ctx.deadline,
             started: Instant::now(),
-            record: Mutex::new(Record::default()),
         }
     }
 
     /// Runs an optional section (or a dotted nested part such as
-    /// `recommendations.price`): its value, or `None` with the reason
-    /// recorded in `meta.degraded`. Top-level sections are timed for
-    /// `Server-Timing`.
+    /// `recommendations.price`): its value, or degraded with the reason.
     pub async fn optional<T>(
         &self,
         section: &'static str,
         call: impl Future<Output = Result<T, UpstreamError>>,
-    ) -> Option<T> {
-        match self.bounded(section, call).await {
-            Ok(value) => Some(value),
-            Err(e) => {
-                self.degrade(section, e.reason());
-                None
-            }
-        }
+    ) -> Section<T> {
+        self.optional_cached(section, async { call.await.map(Cached::fresh) })
+            .await
+    }
+
+    /// [`Self::optional`] for a call through the fragment cache, whose
+    /// value may come stale.
+    pub async fn optional_cached<T>(
+        &self,
+        section: &'static str,
+        call: impl Future<Output = Result<Cached<T>, UpstreamError>>,
+    ) -> Section<T> {
+        let result = self.bounded(call).await;
+        let outcome = match result {
+            Ok(Cached { value, stale: false }) => Outcome::Fresh(value),
+            Ok(Cached { value, stale: true }) => Outcome::Stale(value),
+            Err(e) => Outcome::Degraded(e.reason()),
+        };
+        Section::new(section, self.started.elapsed(), outcome)
     }
 
     /// Runs a required section: its value, or the client error its failure
@@ -102,85 +140,39 @@ impl Fanout {
         &self,
         section: &'static str,
         call: impl Future<Output = Result<T, UpstreamError>>,
-    ) -> Result<T, ApiError> {
-        self.bounded(section, call).await.map_err(UpstreamError::into_api_error)
+    ) -> Result<Required<T>, ApiError> {
+        self.required_cached(section, async { call.await.map(Cached::fresh) })
+            .await
     }
 
-    async fn bounded<T>(
+    /// [`Self::required`] for a call through the fragment cache, whose
+    /// value may come stale.
+    pub async fn required_cached<T>(
         &self,
         section: &'static str,
-        call: impl Future<Output = Result<T, UpstreamError>>,
-    ) -> Result<T, UpstreamError> {
+        call: impl Future<Output = Result<Cached<T>, UpstreamError>>,
+    ) -> Result<Required<T>, ApiError> {
+        let Cached { value, stale } = self.bounded(call).await.map_err(UpstreamError::into_api_error)?;
+        Ok(Required::new(section, self.started.elapsed(), value, stale))
+    }
+
+    async fn bounded<T>(&self, call: impl Future<Output = Result<T, UpstreamError>>) -> Result<T, UpstreamError> {
         // Upstream calls already stop at the deadline; this is the backstop
         // for anything else a section awaits.
         // Boxed: composites nest sections inside sections, and unboxed the
         // combined future grows with every level (debug builds overflow a
         // 2 MiB stack); one small allocation per section keeps it flat.
         let call = Box::pin(call);
-        let (result, stale) = crate::cache::observe_stale(tokio::time::timeout_at(self.deadline.instant(), call)).await;
-        let result = result.unwrap_or(Err(UpstreamError::Timeout));
-        if stale && result.is_ok() {
-            self.stale(section);
-        }
-        if !section.contains('.') {
-            self.lock().timings.push((section, self.started.elapsed()));
-        }
-        result
+        tokio::time::timeout_at(self.deadline.instant(), call)
+            .await
+            .unwrap_or(Err(UpstreamError::Timeout))
     }
 
-    /// Records `section` as degraded for `reason` (for failures a handler
-    /// detects itself, such as a part whose input is missing).
-    pub fn degrade(&self, section: &str, reason: DegradedReason) {
-        let mut record = self.lock();
-        if !record.degraded.iter().any(|d| d.section == section) {
-            record.degraded.push(Degraded {
-                section: section.to_owned(),
-                reason,
-            });
-        }
-    }
-
-    /// Records that `section` was served from the cache past its TTL.
-    pub fn stale(&self, section: &str) {
-        let mut record = self.lock();
-        if !record.stale.iter().any(|s| s == section) {
-            record.stale.push(section.to_owned());
-        }
-    }
-
-    /// The `meta` object of the answer so far.
-    pub fn meta(&self) -> Meta {
-        let record = self.lock();
-        Meta {
-            request_id: self.request_id.clone(),
-            partial: !record.degraded.is_empty(),
-            degraded: record.degraded.clone(),
-            stale: record.stale.clone(),
-        }
-    }
-
-    /// The `Server-Timing` value: one entry per top-level section.
-    pub fn server_timing(&self) -> String {
-        let record = self.lock();
-        let mut out = String::with_capacity(record.timings.len() * 24);
-        for (i, (section, elapsed)) in record.timings.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(section);
-            out.push_str(";dur=");
-            out.push_str(&format!("{:.1}", elapsed.as_secs_f64() * 1000.0));
-        }
-        out
-    }
-
-    /// Whether any section has been degraded so far.
-    pub fn is_partial(&self) -> bool {
-        !self.lock().degraded.is_empty()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
-        self.record.lock().unwrap_or_else(|e| e.into_inner())
+    /// `meta`, partiality and `Server-Timing` of the answer, from its
+    /// outcomes (the rules are on [`Summary`]). List every section
+    /// and nested part the answer has, top-level sections first.
+    pub fn summary(&self, outcomes: &[&dyn Reported]) -> Summary {
+        Summary::new(self.request_id.clone(), outcomes)
     }
 }
 

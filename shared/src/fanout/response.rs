@@ -4,7 +4,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::Fanout;
+use super::Summary;
 use super::etag;
 use crate::error::ApiError;
 
@@ -25,16 +25,16 @@ pub struct Composite {
 }
 
 impl Composite {
-    /// Serialises `body` (which embeds `fanout.meta()`) for `fanout`.
-    pub fn new<T: Serialize>(fanout: &Fanout, body: &T, personal: bool) -> Result<Self, ApiError> {
+    /// Serialises `body` (which embeds `summary.meta()`).
+    pub fn new<T: Serialize>(summary: &Summary, body: &T, personal: bool) -> Result<Self, ApiError> {
         let body = serde_json::to_vec(body).map_err(|e| {
             tracing::error!(error = %e, "cannot serialise a composite answer");
             ApiError::Internal
         })?;
         Ok(Self {
             body,
-            partial: fanout.is_partial(),
-            server_timing: fanout.server_timing(),
+            partial: summary.is_partial(),
+            server_timing: summary.server_timing(),
             personal,
             etag: None,
             not_modified: false,
@@ -45,13 +45,13 @@ impl Composite {
     /// 304 when `if_none_match` already names it. Partial answers get no
     /// tag: a degraded answer is not worth revalidating against.
     pub fn public<T: Serialize>(
-        fanout: &Fanout,
+        summary: &Summary,
         body: &T,
         if_none_match: Option<&HeaderValue>,
     ) -> Result<Self, ApiError> {
-        let mut composite = Self::new(fanout, body, false)?;
+        let mut composite = Self::new(summary, body, false)?;
         if !composite.partial {
-            let tag = etag::weak_etag(&composite.body, &fanout.request_id);
+            let tag = etag::weak_etag(&composite.body, &summary.request_id);
             composite.not_modified = if_none_match.is_some_and(|inm| etag::matches(inm, &tag));
             composite.etag = Some(tag);
         }

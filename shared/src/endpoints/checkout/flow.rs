@@ -25,17 +25,18 @@ use super::request::CheckoutRequest;
 use crate::backends::{Backends, NewOrder, Order, OrderLine, Price, Stock};
 use crate::context::RequestCtx;
 use crate::error::ApiError;
-use crate::fanout::Fanout;
+use crate::fanout::{Fanout, Summary};
 use crate::upstream::UpstreamError;
 
-/// Places the order `request` describes for the context's user.
+/// Places the order `request` describes for the context's user: the order,
+/// and the summary of its calls for `meta` and `Server-Timing`.
 pub(super) async fn place(
     backends: &Backends,
     ctx: &RequestCtx,
     fan: &Fanout,
     idempotency_key: &HeaderValue,
     request: &CheckoutRequest,
-) -> Result<Order, ApiError> {
+) -> Result<(Order, Summary), ApiError> {
     let user_id = ctx.user_id().ok_or_else(|| {
         tracing::error!("checkout ran without an authenticated user");
         ApiError::Internal
@@ -53,8 +54,11 @@ pub(super) async fn place(
         currency: &currency,
         lines,
     };
-    fan.required("order", no_404(backends.place_order(ctx, idempotency_key, &order)))
-        .await
+    let placed = fan
+        .required("order", no_404(backends.place_order(ctx, idempotency_key, &order)))
+        .await?;
+    let summary = fan.summary(&[&prices, &stock, &placed]);
+    Ok((placed.into_inner(), summary))
 }
 
 /// A 404 from a checkout call counts as an upstream failure (see the module docs).

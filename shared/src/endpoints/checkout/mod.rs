@@ -190,7 +190,7 @@ pub async fn checkout(
 
     let fan = Fanout::new(&ctx);
     let placed = flow::place(&platform.backends, &ctx, &fan, key.header_value(), &request).await;
-    match placed.and_then(|order| response::created(&fan, order)) {
+    match placed.and_then(|(order, summary)| response::created(&summary, order)) {
         Ok((stored, response)) => {
             if let Err(e) = guard.complete(&stored, ctx.deadline.instant()).await {
                 // The order exists: say so. Recording goes on in the

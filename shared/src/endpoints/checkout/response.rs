@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::backends::Order;
 use crate::error::ApiError;
-use crate::fanout::{Fanout, Meta};
+use crate::fanout::{Meta, Summary};
 use crate::idempotency::StoredAnswer;
 
 static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
@@ -58,10 +58,10 @@ impl From<Order> for PlacedOrder {
 }
 
 /// The 201 for `order`, and the answer to record for replays.
-pub(super) fn created(fan: &Fanout, order: Order) -> Result<(StoredAnswer, Response), ApiError> {
+pub(super) fn created(summary: &Summary, order: Order) -> Result<(StoredAnswer, Response), ApiError> {
     let answer = CheckoutAnswer {
         order: order.into(),
-        meta: fan.meta(),
+        meta: summary.meta(),
     };
     let body = serde_json::to_vec(&answer).map_err(|e| {
         tracing::error!(error = %e, "cannot serialise a checkout answer");
@@ -72,7 +72,7 @@ pub(super) fn created(fan: &Fanout, order: Order) -> Result<(StoredAnswer, Respo
         body: Bytes::from(body),
     };
     let mut response = render(&stored);
-    if let Ok(timing) = HeaderValue::from_str(&fan.server_timing()) {
+    if let Ok(timing) = HeaderValue::from_str(&summary.server_timing()) {
         response.headers_mut().insert(SERVER_TIMING.clone(), timing);
     }
     Ok((stored, response))
