@@ -54,7 +54,7 @@ pub fn upstream_env(sim: &Simulator) -> HashMap<String, String> {
 pub async fn start_bff(
     defaults: Settings,
     env: &HashMap<String, String>,
-    app: fn(Platform) -> Router,
+    app: fn(Platform) -> Result<Router, ConfigError>,
 ) -> Result<RunningBff, ConfigError> {
     let settings = config::load(defaults, None, env)?;
     let listener = serve::bind(settings.listen).await?;
@@ -63,7 +63,7 @@ pub async fn start_bff(
         .map_err(|e| ConfigError::new(vars::LISTEN, format!("cannot read the bound address: {e}")))?;
     let platform = Platform::new(settings).await?;
     let readiness: Readiness = platform.readiness.clone();
-    let router = app(platform.clone());
+    let router = app(platform.clone())?;
     let (stop, stopped) = oneshot::channel::<()>();
     let edge = platform.settings.edge.clone();
     let task = tokio::spawn(async move {

@@ -7,13 +7,13 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
+use bff_shared::backends::Bff;
 use bff_shared::backends::{Price, Product, Stock, one_of};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
 use bff_shared::fanout::{Composite, Fanout, Meta};
 use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
-use bff_shared::platform::Platform;
 use serde::Serialize;
 use serde_json::json;
 
@@ -115,7 +115,7 @@ impl utoipa::IntoResponses for ProductProblems {
     )
 )]
 pub async fn product(
-    State(platform): State<Platform>,
+    State(platform): State<Bff>,
     MaybeAuth(principal): MaybeAuth,
     ctx: RequestCtx,
     ValidId(id): ValidId,

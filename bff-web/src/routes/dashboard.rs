@@ -15,12 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::State;
 use bff_shared::auth::Auth;
+use bff_shared::backends::Bff;
 use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLine, Price, Product, User};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta};
 use bff_shared::openapi::{EXAMPLE_REQUEST_ID, Problems};
-use bff_shared::platform::Platform;
 use bff_shared::upstream::UpstreamError;
 use serde::Serialize;
 use serde_json::json;
@@ -192,7 +192,7 @@ impl utoipa::IntoResponses for DashboardProblems {
     )
 )]
 pub async fn dashboard(
-    State(platform): State<Platform>,
+    State(platform): State<Bff>,
     Auth(principal): Auth,
     ctx: RequestCtx,
 ) -> Result<Composite, ApiError> {

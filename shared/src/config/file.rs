@@ -209,7 +209,10 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
     }
     for (name, up) in file.upstreams {
         let Some(target) = s.upstreams.get_mut(&name) else {
-            return Err(ConfigError::new(key(&format!("upstreams.{name}")), "unknown upstream"));
+            return Err(ConfigError::new(
+                key(&format!("upstreams.{name}")),
+                "unknown upstream: this BFF declares no upstream of that name",
+            ));
         };
         apply_upstream(target, up, &key(&format!("upstreams.{name}.url")))?;
     }
@@ -225,7 +228,7 @@ fn at_least_1(key: &str, v: u64) -> Result<u64, ConfigError> {
 
 fn apply_upstream(target: &mut UpstreamSettings, up: Upstream, url_key: &str) -> Result<(), ConfigError> {
     if let Some(v) = up.url {
-        target.url = parse_url(url_key, &v)?;
+        target.url = Some(parse_url(url_key, &v)?);
     }
     if let Some(v) = up.timeout_ms {
         target.timeout = Some(Duration::from_millis(v));

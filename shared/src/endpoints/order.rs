@@ -21,12 +21,11 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::Auth;
-use crate::backends::Order;
+use crate::backends::{Bff, Order};
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::extract::ValidId;
 use crate::openapi::Problems;
-use crate::platform::Platform;
 use crate::upstream::UpstreamError;
 
 /// The problems the pass-through answers (429 and 500 are the stack's).
@@ -79,7 +78,7 @@ fn no_such_order() -> ApiError {
     )
 )]
 pub async fn get_order(
-    State(platform): State<Platform>,
+    State(platform): State<Bff>,
     Auth(principal): Auth,
     ctx: RequestCtx,
     ValidId(id): ValidId,

@@ -122,10 +122,12 @@ pub struct Binary {
     pub name: &'static str,
     /// One line on what it serves.
     pub about: &'static str,
-    /// Its defaults (listen address, deadline).
+    /// Its defaults (listen address, deadline, declared upstreams).
     pub defaults: fn() -> Settings,
-    /// Builds its router from the platform.
-    pub app: fn(Platform) -> Router,
+    /// Builds its router (and whatever state of its own, such as typed
+    /// calls over its upstreams) from the platform; an error is a start-up
+    /// error.
+    pub app: fn(Platform) -> Result<Router, ConfigError>,
 }
 
 /// A BFF binary's whole `main`: parse `--config`, load settings, start
@@ -176,7 +178,13 @@ pub fn run_main(binary: Binary) -> ExitCode {
         spawn_metrics_upkeep(&platform);
         let readiness = platform.readiness.clone();
         let edge = platform.settings.edge.clone();
-        let app = (binary.app)(platform);
+        let app = match (binary.app)(platform) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("{}: {e}", binary.name);
+                return ExitCode::from(2);
+            }
+        };
         match serve(listener, app, &edge, readiness, shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!(name = binary.name, "stopped");
