@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use axum::Router;
 use bff_shared::config::{self, ConfigError, Settings, vars};
 use bff_shared::ops::Readiness;
 use bff_shared::platform::Platform;
@@ -54,7 +53,7 @@ pub fn upstream_env(sim: &Simulator) -> HashMap<String, String> {
 pub async fn start_bff(
     defaults: Settings,
     env: &HashMap<String, String>,
-    app: fn(Platform) -> Result<Router, ConfigError>,
+    app: serve::AppFn,
 ) -> Result<RunningBff, ConfigError> {
     let settings = config::load(defaults, None, env)?;
     let listener = serve::bind(settings.listen).await?;

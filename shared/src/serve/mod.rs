@@ -116,6 +116,11 @@ pub fn spawn_metrics_upkeep(platform: &Platform) {
     });
 }
 
+/// Builds a BFF's router (and whatever state of its own, such as typed
+/// calls over its upstreams) from the platform; an error is a start-up
+/// error.
+pub type AppFn = fn(Platform) -> Result<Router, ConfigError>;
+
 /// What a BFF binary tells [`run_main`] about itself.
 pub struct Binary {
     /// The binary's name, for `--help` and logs.
@@ -124,10 +129,8 @@ pub struct Binary {
     pub about: &'static str,
     /// Its defaults (listen address, deadline, declared upstreams).
     pub defaults: fn() -> Settings,
-    /// Builds its router (and whatever state of its own, such as typed
-    /// calls over its upstreams) from the platform; an error is a start-up
-    /// error.
-    pub app: fn(Platform) -> Result<Router, ConfigError>,
+    /// Builds its router from the platform.
+    pub app: AppFn,
 }
 
 /// A BFF binary's whole `main`: parse `--config`, load settings, start
