@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use axum::Router;
 use bff_shared::config::{self, ConfigError, Settings, vars};
 use bff_shared::ops::Readiness;
 use bff_shared::platform::Platform;
@@ -54,7 +53,7 @@ pub fn upstream_env(sim: &Simulator) -> HashMap<String, String> {
 pub async fn start_bff(
     defaults: Settings,
     env: &HashMap<String, String>,
-    app: fn(Platform) -> Router,
+    app: serve::AppFn,
 ) -> Result<RunningBff, ConfigError> {
     let settings = config::load(defaults, None, env)?;
     let listener = serve::bind(settings.listen).await?;
@@ -63,7 +62,7 @@ pub async fn start_bff(
         .map_err(|e| ConfigError::new(vars::LISTEN, format!("cannot read the bound address: {e}")))?;
     let platform = Platform::new(settings).await?;
     let readiness: Readiness = platform.readiness.clone();
-    let router = app(platform.clone());
+    let router = app(platform.clone())?;
     let (stop, stopped) = oneshot::channel::<()>();
     let edge = platform.settings.edge.clone();
     let task = tokio::spawn(async move {

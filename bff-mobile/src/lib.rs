@@ -8,7 +8,8 @@ pub mod routes;
 use std::time::Duration;
 
 use axum::Router;
-use bff_shared::config::Settings;
+use bff_shared::backends::{self, Bff};
+use bff_shared::config::{ConfigError, Settings};
 use bff_shared::endpoints::{checkout, order};
 use bff_shared::platform::Platform;
 use utoipa::OpenApi as _;
@@ -16,9 +17,12 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The binary's defaults: 127.0.0.1:8081, 500 ms deadline.
+/// The binary's defaults: 127.0.0.1:8081, 500 ms deadline, our eight
+/// upstreams declared (each at its simulator port).
 pub fn defaults() -> Settings {
-    Settings::defaults(([127, 0, 0, 1], 8081).into(), Duration::from_millis(500))
+    let mut settings = Settings::defaults(([127, 0, 0, 1], 8081).into(), Duration::from_millis(500));
+    backends::declare(&mut settings);
+    settings
 }
 
 /// The document's title, description and tags; the operations come from
@@ -42,7 +46,7 @@ struct ApiDoc;
 
 /// The API routes, each registered together with its OpenAPI operation
 /// so that the two cannot drift apart.
-fn api() -> OpenApiRouter<Platform> {
+fn api() -> OpenApiRouter<Bff> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::home::home))
         .routes(routes!(routes::product::product))
@@ -57,7 +61,9 @@ pub fn openapi() -> OpenApi {
 }
 
 /// The whole router: API routes, operations routes, `/openapi.json`,
-/// `/docs` and middleware.
-pub fn app(platform: Platform) -> Router {
-    bff_shared::stack::finish(api().with_state(platform.clone()), &platform)
+/// `/docs` and middleware, with our typed calls built over the platform's
+/// upstreams.
+pub fn app(platform: Platform) -> Result<Router, ConfigError> {
+    let state = Bff::new(platform.clone())?;
+    Ok(bff_shared::stack::finish(api().with_state(state), &platform))
 }

@@ -10,7 +10,8 @@ pub mod routes;
 use std::time::Duration;
 
 use axum::Router;
-use bff_shared::config::Settings;
+use bff_shared::backends::{self, Bff};
+use bff_shared::config::{ConfigError, Settings};
 use bff_shared::endpoints::{checkout, order};
 use bff_shared::platform::Platform;
 use utoipa::OpenApi as _;
@@ -20,8 +21,11 @@ use utoipa_axum::routes;
 
 /// The binary's defaults: 127.0.0.1:8082 (next to mobile's 8081, so the
 /// demo runs both) and a 1500 ms deadline (DESIGN.md section 4).
+/// Our eight upstreams are declared, each at its simulator port.
 pub fn defaults() -> Settings {
-    Settings::defaults(([127, 0, 0, 1], 8082).into(), Duration::from_millis(1500))
+    let mut settings = Settings::defaults(([127, 0, 0, 1], 8082).into(), Duration::from_millis(1500));
+    backends::declare(&mut settings);
+    settings
 }
 
 /// The document's title, description and tags; the operations come from
@@ -48,7 +52,7 @@ struct ApiDoc;
 
 /// The API routes, each registered together with its OpenAPI operation
 /// so that the two cannot drift apart.
-fn api() -> OpenApiRouter<Platform> {
+fn api() -> OpenApiRouter<Bff> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::dashboard::dashboard))
         .routes(routes!(routes::product::product))
@@ -65,8 +69,10 @@ pub fn openapi() -> OpenApi {
 /// The whole router: API routes, operations routes, `/openapi.json`,
 /// `/docs` and middleware, with CORS when `BFF_CORS_ORIGINS` names any
 /// origin. A function of the state alone, so the binary, the demo and the
-/// tests serve the same thing.
-pub fn app(platform: Platform) -> Router {
+/// tests serve the same thing. Our typed calls are built over the
+/// platform's upstreams.
+pub fn app(platform: Platform) -> Result<Router, ConfigError> {
     let cors = cors::layer(&platform.settings.cors_origins);
-    bff_shared::stack::finish_with(api().with_state(platform.clone()), &platform, cors)
+    let state = Bff::new(platform.clone())?;
+    Ok(bff_shared::stack::finish_with(api().with_state(state), &platform, cors))
 }

@@ -30,26 +30,54 @@
 //!   logs, operations endpoints, the middleware stack, start-up and the
 //!   connection edge (connection cap, header and idle timeouts).
 //!
-//! Our concrete backends: [`backends`] (typed calls and DTOs) and
-//! [`endpoints`] (the order pass-through and checkout, mounted by every
-//! BFF). Another team replaces these and keeps the rest.
+//! Our concrete backends: [`backends`] (our eight upstreams as one declared
+//! set, their typed calls and DTOs, and [`backends::Bff`], the state of our
+//! BFFs) and [`endpoints`] (the order pass-through and checkout, mounted by
+//! both of our BFFs). Another team declares its own upstreams instead and
+//! keeps the rest.
 //!
 //! # Example
 //!
-//! A composite endpoint over two upstreams (users required, orders
-//! optional), registered with its OpenAPI operation, in a finished router:
+//! A BFF that declares two upstreams of its own (`accounts` required,
+//! `orders` optional; each configured by `BFF_UPSTREAM_<NAME>_URL`,
+//! `_TIMEOUT_MS`, `_MAX_IN_FLIGHT`, `_RETRIES`, each with its own breaker,
+//! in-flight cap and metrics series) and one composite endpoint over them,
+//! registered with its OpenAPI operation, in a finished router:
 //!
 //! ```
+//! use std::sync::Arc;
+//!
 //! use axum::body::Body;
-//! use axum::extract::State;
+//! use axum::extract::{FromRef, State};
 //! use axum::http::Request;
-//! use bff_shared::auth::Auth;
+//! use bff_shared::auth::{Auth, Verifier};
 //! use bff_shared::context::RequestCtx;
 //! use bff_shared::error::ApiError;
 //! use bff_shared::fanout::{Composite, Fanout, Meta};
 //! use bff_shared::platform::Platform;
+//! use bff_shared::upstream::Upstream;
 //! use tower::ServiceExt;
 //! use utoipa_axum::{router::OpenApiRouter, routes};
+//!
+//! /// The machinery plus this BFF's own upstreams.
+//! #[derive(Clone)]
+//! struct App {
+//!     platform: Platform,
+//!     accounts: Arc<Upstream>,
+//!     orders: Arc<Upstream>,
+//! }
+//!
+//! /// `Auth` finds the token verifier in the state through this.
+//! impl FromRef<App> for Arc<Verifier> {
+//!     fn from_ref(app: &App) -> Self {
+//!         app.platform.verifier.clone()
+//!     }
+//! }
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Account {
+//!     name: String,
+//! }
 //!
 //! #[derive(serde::Serialize, utoipa::ToSchema)]
 //! struct Profile {
@@ -62,21 +90,19 @@
 //! /// The caller's profile.
 //! #[utoipa::path(get, path = "/v1/profile", tag = "profile", operation_id = "getProfile",
 //!     security(("bearer" = [])), responses((status = 200, description = "The profile", body = Profile)))]
-//! async fn profile(
-//!     State(platform): State<Platform>,
-//!     Auth(caller): Auth,
-//!     ctx: RequestCtx,
-//! ) -> Result<Composite, ApiError> {
+//! async fn profile(State(app): State<App>, Auth(caller): Auth, ctx: RequestCtx) -> Result<Composite, ApiError> {
 //!     let ctx = ctx.for_user(&caller.sub)?;
 //!     let fan = Fanout::new(&ctx);
-//!     let (user, orders) = tokio::join!(
-//!         fan.required("name", platform.backends.user(&ctx, &caller.sub)),
-//!         fan.optional("order_count", platform.backends.orders(&ctx, &caller.sub, 20)),
+//!     let sub = urlencoding::encode(&caller.sub);
+//!     let (account_path, orders_path) = (format!("/accounts/{sub}"), format!("/orders?user_id={sub}"));
+//!     let (account, orders) = tokio::join!(
+//!         fan.required("name", app.accounts.get_json::<Account>(&ctx, &account_path)),
+//!         fan.optional("order_count", app.orders.get_json::<Vec<serde_json::Value>>(&ctx, &orders_path)),
 //!     );
-//!     let user = user?;
-//!     let summary = fan.summary(&[&user, &orders]);
-//!     let order_count = orders.into_option().map(|o| o.items.len());
-//!     let body = Profile { name: user.into_inner().name, order_count, meta: summary.meta() };
+//!     let account = account?;
+//!     let summary = fan.summary(&[&account, &orders]);
+//!     let order_count = orders.into_option().map(|o| o.len());
+//!     let body = Profile { name: account.into_inner().name, order_count, meta: summary.meta() };
 //!     Composite::new(&summary, &body, true)
 //! }
 //!
@@ -86,9 +112,19 @@
 //!     ([127, 0, 0, 1], 8090).into(),
 //!     std::time::Duration::from_millis(500),
 //! );
+//! settings
+//!     .declare_upstream("accounts", Some("http://127.0.0.1:9101"))
+//!     .declare_upstream("orders", Some("http://127.0.0.1:9102"));
 //! settings.jwt.hs256_secret = Some("a development secret, 32 bytes!!".into());
+//! // (A binary would `config::load(settings, None, &config::process_env())`
+//! // here, so `BFF_UPSTREAM_ACCOUNTS_URL` and the rest apply.)
 //! let platform = Platform::new(settings).await.expect("valid settings");
-//! let api = OpenApiRouter::new().routes(routes!(profile)).with_state(platform.clone());
+//! let app = App {
+//!     accounts: platform.upstreams.get("accounts").expect("declared"),
+//!     orders: platform.upstreams.get("orders").expect("declared"),
+//!     platform: platform.clone(),
+//! };
+//! let api = OpenApiRouter::new().routes(routes!(profile)).with_state(app);
 //! // Adds /healthz, /readyz, /metrics, /openapi.json, /docs and the layers.
 //! let app = bff_shared::stack::finish(api, &platform);
 //!
@@ -104,9 +140,9 @@
 //! # }
 //! ```
 //!
-//! `examples/mini_bff.rs` is a runnable BFF of the same kind over its own
-//! upstream clients: `cargo run -p bff-shared --example mini_bff` (with the
-//! simulator running: `cargo run -- simulate`).
+//! `examples/profile_inbox.rs` is a whole runnable BFF of the same kind
+//! over two upstreams of its own (see its header for how to run it against
+//! the simulator).
 
 pub mod auth;
 pub mod backends;

@@ -1,12 +1,15 @@
-//! The state every BFF shares: settings, backends, token verifier, metrics
-//! and readiness. A BFF may use it as its whole axum state or embed it.
+//! The machinery every BFF shares: settings, the declared upstreams, token
+//! verifier, metrics, readiness, HTTP client, Redis, rate limiting and the
+//! idempotency store. It knows no upstream name and no typed call: a BFF
+//! declares its upstreams in its settings and builds its own typed calls
+//! over [`PlatformParts::upstreams`] (ours are `crate::backends`). A BFF may
+//! use it as its whole axum state or embed it.
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 
 use crate::auth::Verifier;
-use crate::backends::Backends;
 use crate::client_addr::TrustedProxies;
 use crate::config::{ConfigError, Settings};
 use crate::idempotency::{IdempotencyStore, MemoryStore, RedisStore};
@@ -38,8 +41,9 @@ impl std::ops::Deref for Platform {
 pub struct PlatformParts {
     /// The loaded settings.
     pub settings: Arc<Settings>,
-    /// Typed calls to the backends.
-    pub backends: Backends,
+    /// Every upstream the settings declare, each with its own breaker,
+    /// in-flight cap and metrics series; `upstreams.get(name)`.
+    pub upstreams: Upstreams,
     /// Bearer-token verifier.
     pub verifier: Arc<Verifier>,
     /// This app's metrics registry.
@@ -61,12 +65,12 @@ pub struct PlatformParts {
 }
 
 impl Platform {
-    /// Builds the client, the upstreams and the verifier from `settings`.
+    /// Builds the client, the declared upstreams and the verifier from
+    /// `settings`.
     pub async fn new(settings: Settings) -> Result<Self, ConfigError> {
         let http = build_client(&settings.client)?;
         let metrics = Metrics::new();
         let upstreams = Upstreams::new(&settings, http.clone(), &metrics)?;
-        let backends = Backends::new(&upstreams, &settings.cache, &metrics)?;
         let verifier = Arc::new(Verifier::from_settings(&settings.jwt, http.clone()).await?);
         let redis = settings
             .redis_url
@@ -91,7 +95,7 @@ impl Platform {
         };
         Ok(Self(Arc::new(PlatformParts {
             settings: Arc::new(settings),
-            backends,
+            upstreams,
             verifier,
             metrics,
             readiness: Readiness::default(),

@@ -9,6 +9,7 @@ mod attempts;
 mod cache;
 mod checkout;
 mod edge;
+mod example;
 mod ids;
 mod mobile_auth;
 mod mobile_errors;

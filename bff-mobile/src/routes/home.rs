@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use bff_shared::auth::Auth;
+use bff_shared::backends::Bff;
 use bff_shared::backends::{Backends, Order, Price, Product, User};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta, Section};
 use bff_shared::openapi::EXAMPLE_REQUEST_ID;
-use bff_shared::platform::Platform;
 use serde::Serialize;
 use serde_json::json;
 
@@ -123,11 +123,7 @@ bff_shared::problems!(
         HomeProblems,
     )
 )]
-pub async fn home(
-    State(platform): State<Platform>,
-    Auth(principal): Auth,
-    ctx: RequestCtx,
-) -> Result<Composite, ApiError> {
+pub async fn home(State(platform): State<Bff>, Auth(principal): Auth, ctx: RequestCtx) -> Result<Composite, ApiError> {
     let ctx = ctx.for_user(&principal.sub)?;
     let backends = &platform.backends;
     let user_id = &*principal.sub;

@@ -7,13 +7,13 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
+use bff_shared::backends::Bff;
 use bff_shared::backends::{Price, Stock, one_of, one_of_cached};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
 use bff_shared::fanout::{Composite, Fanout, Meta};
 use bff_shared::openapi::EXAMPLE_REQUEST_ID;
-use bff_shared::platform::Platform;
 use serde::Serialize;
 use serde_json::json;
 
@@ -103,7 +103,7 @@ bff_shared::problems!(
     )
 )]
 pub async fn product(
-    State(platform): State<Platform>,
+    State(platform): State<Bff>,
     MaybeAuth(principal): MaybeAuth,
     ctx: RequestCtx,
     ValidId(id): ValidId,

@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use bff_shared::auth::Auth;
+use bff_shared::backends::Bff;
 use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLine, Price, Product, User};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta, Section};
 use bff_shared::openapi::EXAMPLE_REQUEST_ID;
-use bff_shared::platform::Platform;
 use serde::Serialize;
 use serde_json::json;
 
@@ -179,7 +179,7 @@ bff_shared::problems!(
     )
 )]
 pub async fn dashboard(
-    State(platform): State<Platform>,
+    State(platform): State<Bff>,
     Auth(principal): Auth,
     ctx: RequestCtx,
 ) -> Result<Composite, ApiError> {

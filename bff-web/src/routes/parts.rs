@@ -164,15 +164,12 @@ mod tests {
     }
 
     async fn backends(catalog_url: String) -> Backends {
-        let mut settings = bff_shared::config::Settings::defaults(
-            "127.0.0.1:0".parse().expect("addr"),
-            std::time::Duration::from_secs(5),
-        );
-        settings.upstreams.get_mut("catalog").expect("catalog").url = catalog_url;
-        let http = bff_shared::upstream::build_client(&settings.client).expect("client");
-        let metrics = bff_shared::telemetry::Metrics::new();
-        let upstreams = bff_shared::upstream::Upstreams::new(&settings, http, &metrics).expect("upstreams");
-        Backends::new(&upstreams, &settings.cache, &metrics).expect("backends")
+        let mut settings = crate::defaults();
+        settings.deadline = std::time::Duration::from_secs(5);
+        settings.upstreams.get_mut("catalog").expect("catalog").url = Some(catalog_url);
+        settings.jwt.hs256_secret = Some("a development secret, 32 bytes!!".into());
+        let platform = bff_shared::platform::Platform::new(settings).await.expect("platform");
+        Backends::new(&platform).expect("backends")
     }
 
     #[tokio::test]

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use bff_shared::auth::MaybeAuth;
+use bff_shared::backends::Bff;
 use bff_shared::backends::{Backends, Price, Product, Reviews, Stock, Warehouse, one_of, one_of_cached};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::extract::ValidId;
 use bff_shared::fanout::{Composite, Fanout, Meta, Section};
 use bff_shared::openapi::EXAMPLE_REQUEST_ID;
-use bff_shared::platform::Platform;
 use serde::Serialize;
 use serde_json::json;
 
@@ -122,7 +122,7 @@ bff_shared::problems!(
     )
 )]
 pub async fn product(
-    State(platform): State<Platform>,
+    State(platform): State<Bff>,
     MaybeAuth(principal): MaybeAuth,
     ctx: RequestCtx,
     ValidId(id): ValidId,

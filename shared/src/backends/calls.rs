@@ -8,10 +8,10 @@ use urlencoding::encode;
 
 use super::dto::*;
 use crate::cache::{Cached, FragmentCache};
-use crate::config::{CacheSettings, ConfigError};
+use crate::config::ConfigError;
 use crate::context::RequestCtx;
-use crate::telemetry::Metrics;
-use crate::upstream::{StreamedJson, Upstream, UpstreamError, Upstreams};
+use crate::platform::Platform;
+use crate::upstream::{StreamedJson, Upstream, UpstreamError};
 
 /// Typed access to the eight backends.
 #[derive(Debug, Clone)]
@@ -35,9 +35,11 @@ fn join_ids(ids: &[String]) -> String {
 }
 
 impl Backends {
-    /// Picks the eight backends out of the configured upstreams, with
-    /// fragment caches for the non-personal reads (catalog, pricing).
-    pub fn new(upstreams: &Upstreams, cache: &CacheSettings, metrics: &Arc<Metrics>) -> Result<Self, ConfigError> {
+    /// Picks the eight backends out of the platform's declared upstreams
+    /// (see [`super::declare`]), with fragment caches for the non-personal
+    /// reads (catalog, pricing).
+    pub fn new(platform: &Platform) -> Result<Self, ConfigError> {
+        let (upstreams, cache, metrics) = (&platform.upstreams, &platform.settings.cache, &platform.metrics);
         Ok(Self {
             users: upstreams.get("users")?,
             orders: upstreams.get("orders")?,

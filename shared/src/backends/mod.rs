@@ -1,18 +1,23 @@
-//! Our eight concrete backends (DESIGN.md section 2): typed calls and the
-//! DTOs they answer with. The machinery (`upstream`, `fanout`) knows nothing
-//! of these; another team can replace this module and keep the rest.
+//! Our eight concrete backends (DESIGN.md section 2): the set of upstreams
+//! bff-mobile and bff-web declare ([`UPSTREAMS`], [`declare`]), typed calls
+//! over them and the DTOs they answer with ([`Backends`]), and the state
+//! our handlers take ([`Bff`]: the platform plus these calls). The
+//! machinery (`platform`, `upstream`, `fanout`) knows nothing of these;
+//! another team declares its own upstreams and keeps the rest.
 //!
 //! DTOs name the fields the BFFs use; fields an upstream adds are ignored.
 //! A missing field or a wrong type makes the answer a `bad_response`.
 
 mod calls;
 mod dto;
+mod state;
 
 #[cfg(test)]
 pub(crate) mod props;
 
 pub use calls::Backends;
 pub use dto::*;
+pub use state::{Bff, BffParts, UPSTREAMS, declare};
 
 use crate::cache::Cached;
 use crate::upstream::UpstreamError;

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::dto::{Items, Recommendations};
 use super::*;
-use crate::config::{Settings, UPSTREAMS, UpstreamSettings};
+use crate::config::{Settings, UpstreamSettings};
 use crate::context::{Deadline, RequestCtx};
 use crate::platform::Platform;
 
@@ -71,9 +71,9 @@ impl RecordingUpstream {
     }
 }
 
-/// A platform whose eight upstreams are `upstream`, with rate limiting off
-/// (property tests send many requests as one user) and an HS256 key.
-pub(crate) async fn platform(upstream: &RecordingUpstream) -> Platform {
+/// Our BFF state whose eight upstreams are `upstream`, with rate limiting
+/// off (property tests send many requests as one user) and an HS256 key.
+pub(crate) async fn platform(upstream: &RecordingUpstream) -> Bff {
     let mut settings = Settings::defaults(([127, 0, 0, 1], 0).into(), Duration::from_millis(2000));
     settings.jwt.hs256_secret = Some(SECRET.into());
     settings.rate_limit.rps = 0;
@@ -82,7 +82,7 @@ pub(crate) async fn platform(upstream: &RecordingUpstream) -> Platform {
             .upstreams
             .insert(name.to_owned(), UpstreamSettings::new(upstream.url.clone()));
     }
-    Platform::new(settings).await.expect("platform")
+    Bff::new(Platform::new(settings).await.expect("platform")).expect("our upstreams are declared")
 }
 
 /// A runtime for driving async code from inside a proptest case.

@@ -206,7 +206,7 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
     for (name, upstream) in s.upstreams.iter_mut() {
         let var = vars::upstream(name, "URL");
         if let Some(v) = get(env, &var) {
-            upstream.url = parse_url(&var, v)?;
+            upstream.url = Some(parse_url(&var, v)?);
         }
         let var = vars::upstream(name, "TIMEOUT_MS");
         if let Some(v) = get(env, &var) {
@@ -343,7 +343,11 @@ mod tests {
     use crate::config::{Settings, load};
 
     fn defaults() -> Settings {
-        Settings::defaults("127.0.0.1:8081".parse().unwrap(), Duration::from_millis(500))
+        let mut settings = Settings::defaults("127.0.0.1:8081".parse().unwrap(), Duration::from_millis(500));
+        settings
+            .declare_upstream("users", Some("http://127.0.0.1:9101"))
+            .declare_upstream("orders", Some("http://127.0.0.1:9102/"));
+        settings
     }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -367,9 +371,62 @@ mod tests {
         .unwrap();
         assert_eq!(s.listen.port(), 0);
         assert_eq!(s.deadline, Duration::from_millis(250));
-        assert_eq!(s.upstream("users").unwrap().url, "http://127.0.0.1:1234");
+        assert_eq!(
+            s.upstream("users").unwrap().url.as_deref(),
+            Some("http://127.0.0.1:1234")
+        );
         assert!(!s.rate_limit.enabled());
         assert_eq!(s.cors_origins, vec!["http://a.test", "https://b.test:8443"]);
+    }
+
+    #[test]
+    fn only_declared_upstreams_exist_and_each_reads_its_own_variables() {
+        let mut declared = defaults();
+        declared.declare_upstream("profiles_v2", None);
+        let s = load(
+            declared,
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("BFF_UPSTREAM_PROFILES_V2_URL", "https://profiles.internal/"),
+                ("BFF_UPSTREAM_PROFILES_V2_TIMEOUT_MS", "120"),
+                ("BFF_UPSTREAM_PROFILES_V2_MAX_IN_FLIGHT", "8"),
+                ("BFF_UPSTREAM_PROFILES_V2_RETRIES", "2"),
+                ("BFF_UPSTREAM_CATALOG_URL", "http://127.0.0.1:1"),
+            ]),
+        )
+        .unwrap();
+        let names: Vec<&str> = s.upstreams.keys().map(String::as_str).collect();
+        assert_eq!(names, ["orders", "profiles_v2", "users"]);
+        let profiles = s.upstream("profiles_v2").unwrap();
+        assert_eq!(profiles.url.as_deref(), Some("https://profiles.internal"));
+        assert_eq!(profiles.timeout, Some(Duration::from_millis(120)));
+        assert_eq!((profiles.max_in_flight, profiles.retries), (8, 2));
+        assert_eq!(
+            s.upstream("orders").unwrap().url.as_deref(),
+            Some("http://127.0.0.1:9102")
+        );
+        assert_eq!(s.upstream("users").unwrap().max_in_flight, 512);
+    }
+
+    #[test]
+    fn an_upstream_declared_without_a_url_must_be_configured() {
+        let mut declared = defaults();
+        declared.declare_upstream("inbox", None);
+        let err = load(declared, None, &env(&[("BFF_JWT_HS256_SECRET", "s")])).unwrap_err();
+        assert_eq!(err.variable, "BFF_UPSTREAM_INBOX_URL");
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn an_upstream_name_outside_lower_case_letters_digits_and_underscore_is_refused() {
+        for bad in ["Users", "user-service", "", "a.b"] {
+            let mut declared = defaults();
+            declared.declare_upstream(bad, Some("http://127.0.0.1:1"));
+            let err = load(declared, None, &env(&[("BFF_JWT_HS256_SECRET", "s")])).unwrap_err();
+            assert!(err.variable.starts_with("BFF_UPSTREAM_"), "{bad:?}: {err}");
+            assert!(err.message.contains("invalid upstream name"), "{bad:?}: {err}");
+        }
     }
 
     #[test]
@@ -450,6 +507,9 @@ mod tests {
             ("BFF_DEADLINE_MS", "soon"),
             ("BFF_LISTEN", "nowhere"),
             ("BFF_UPSTREAM_ORDERS_URL", "ftp://x"),
+            ("BFF_UPSTREAM_USERS_TIMEOUT_MS", "soon"),
+            ("BFF_UPSTREAM_USERS_MAX_IN_FLIGHT", "many"),
+            ("BFF_UPSTREAM_ORDERS_RETRIES", "-1"),
             ("BFF_BREAKER_FAILURES", "0"),
             ("BFF_LOG_FORMAT", "xml"),
             ("BFF_CORS_ORIGINS", "not an origin"),

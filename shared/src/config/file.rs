@@ -209,7 +209,10 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
     }
     for (name, up) in file.upstreams {
         let Some(target) = s.upstreams.get_mut(&name) else {
-            return Err(ConfigError::new(key(&format!("upstreams.{name}")), "unknown upstream"));
+            return Err(ConfigError::new(
+                key(&format!("upstreams.{name}")),
+                "unknown upstream: this BFF declares no upstream of that name",
+            ));
         };
         apply_upstream(target, up, &key(&format!("upstreams.{name}.url")))?;
     }
@@ -225,7 +228,7 @@ fn at_least_1(key: &str, v: u64) -> Result<u64, ConfigError> {
 
 fn apply_upstream(target: &mut UpstreamSettings, up: Upstream, url_key: &str) -> Result<(), ConfigError> {
     if let Some(v) = up.url {
-        target.url = parse_url(url_key, &v)?;
+        target.url = Some(parse_url(url_key, &v)?);
     }
     if let Some(v) = up.timeout_ms {
         target.timeout = Some(Duration::from_millis(v));
@@ -237,4 +240,53 @@ fn apply_upstream(target: &mut UpstreamSettings, up: Upstream, url_key: &str) ->
         target.retries = v;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::load;
+
+    /// `text` in a file of its own under the temporary directory.
+    fn file(name: &str, text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("bff-config-{}-{name}.toml", std::process::id()));
+        std::fs::write(&path, text).expect("write the config file");
+        path
+    }
+
+    fn declared() -> Settings {
+        let mut settings = Settings::defaults(([127, 0, 0, 1], 0).into(), Duration::from_millis(500));
+        settings.declare_upstream("profiles", None);
+        settings
+    }
+
+    #[test]
+    fn a_declared_upstream_is_configured_by_its_table() {
+        let path = file(
+            "declared",
+            "[jwt]\nhs256_secret = \"s\"\n[upstreams.profiles]\nurl = \"http://127.0.0.1:9101/\"\ntimeout_ms = 200\nmax_in_flight = 4\nretries = 1\n",
+        );
+        let settings = load(declared(), Some(&path), &HashMap::new());
+        let _ = std::fs::remove_file(&path);
+        let settings = settings.expect("valid");
+        let profiles = settings.upstream("profiles").expect("declared");
+        assert_eq!(profiles.url.as_deref(), Some("http://127.0.0.1:9101"));
+        assert_eq!(profiles.timeout, Some(Duration::from_millis(200)));
+        assert_eq!((profiles.max_in_flight, profiles.retries), (4, 1));
+    }
+
+    #[test]
+    fn a_table_for_an_undeclared_upstream_is_an_error_naming_its_key() {
+        let path = file(
+            "undeclared",
+            "[jwt]\nhs256_secret = \"s\"\n[upstreams.profiles]\nurl = \"http://127.0.0.1:1\"\n[upstreams.users]\nurl = \"http://127.0.0.1:9101\"\n",
+        );
+        let err = load(declared(), Some(&path), &HashMap::new());
+        let _ = std::fs::remove_file(&path);
+        let err = err.expect_err("users is not declared");
+        assert!(err.variable.ends_with(": upstreams.users"), "{err}");
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
 }

@@ -8,19 +8,6 @@ use std::time::Duration;
 use super::ConfigError;
 use super::env::vars;
 
-/// Every upstream of DESIGN.md section 2, with the simulator port it
-/// defaults to.
-pub const UPSTREAMS: [(&str, u16); 8] = [
-    ("users", 9101),
-    ("orders", 9102),
-    ("catalog", 9103),
-    ("pricing", 9104),
-    ("inventory", 9105),
-    ("recommendations", 9106),
-    ("notifications", 9107),
-    ("reviews", 9108),
-];
-
 /// All settings of one BFF process.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -29,7 +16,8 @@ pub struct Settings {
     /// `BFF_DEADLINE_MS`: the whole request's deadline. Default: per binary
     /// (mobile 500 ms, web 1500 ms).
     pub deadline: Duration,
-    /// Per-upstream base URL and policy, keyed by upstream name.
+    /// Per-upstream base URL and policy, keyed by upstream name: exactly
+    /// the upstreams the BFF declared ([`Settings::declare_upstream`]).
     pub upstreams: BTreeMap<String, UpstreamSettings>,
     /// Settings of the one pooled HTTP client.
     pub client: ClientSettings,
@@ -64,21 +52,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Defaults for a binary listening on `listen` with `deadline`.
+    /// Defaults for a binary listening on `listen` with `deadline`, with no
+    /// upstream: the BFF declares its own ([`Settings::declare_upstream`]).
     pub fn defaults(listen: SocketAddr, deadline: Duration) -> Self {
-        let upstreams = UPSTREAMS
-            .iter()
-            .map(|(name, port)| {
-                (
-                    (*name).to_owned(),
-                    UpstreamSettings::new(format!("http://127.0.0.1:{port}")),
-                )
-            })
-            .collect();
         Self {
             listen,
             deadline,
-            upstreams,
+            upstreams: BTreeMap::new(),
             client: ClientSettings::default(),
             breaker: BreakerSettings::default(),
             jwt: JwtSettings::default(),
@@ -95,8 +75,42 @@ impl Settings {
         }
     }
 
+    /// Declares upstream `name` (lower case `[a-z0-9_]`), so that the
+    /// `BFF_UPSTREAM_<NAME>_URL`, `_TIMEOUT_MS`, `_MAX_IN_FLIGHT` and
+    /// `_RETRIES` variables and the `[upstreams.<name>]` file table apply
+    /// to it, and the platform builds it with its own breaker, in-flight cap
+    /// and metrics series. Without a `default_url`, the URL must be
+    /// configured, else loading fails naming `BFF_UPSTREAM_<NAME>_URL`; an
+    /// invalid name fails loading the same way. Declaring a name again
+    /// replaces its defaults.
+    pub fn declare_upstream(&mut self, name: &str, default_url: Option<&str>) -> &mut Self {
+        let url = default_url.map(|url| url.trim_end_matches('/').to_owned());
+        self.upstreams.insert(
+            name.to_owned(),
+            UpstreamSettings {
+                url,
+                ..UpstreamSettings::new(String::new())
+            },
+        );
+        self
+    }
+
     /// Checks what no single variable can check on its own.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, upstream) in &self.upstreams {
+            if !is_upstream_name(name) {
+                return Err(ConfigError::new(
+                    vars::upstream(name, "URL"),
+                    format!("invalid upstream name {name:?}: expected lower-case letters, digits and _"),
+                ));
+            }
+            if upstream.url.is_none() {
+                return Err(ConfigError::new(
+                    vars::upstream(name, "URL"),
+                    format!("upstream {name:?} has no URL; set an http:// or https:// URL"),
+                ));
+            }
+        }
         let keys = [
             self.jwt.hs256_secret.is_some(),
             self.jwt.public_key_file.is_some(),
@@ -130,11 +144,21 @@ impl Settings {
     }
 }
 
+/// Whether `name` can name an upstream: 1 to 64 of `[a-z0-9_]`, so its
+/// variables (`BFF_UPSTREAM_<NAME>_*`) and metrics label are plain.
+pub fn is_upstream_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// One upstream's base URL and call policy.
 #[derive(Debug, Clone)]
 pub struct UpstreamSettings {
     /// `BFF_UPSTREAM_<NAME>_URL`: base URL, without a trailing slash.
-    pub url: String,
+    /// `None` until configured when the upstream was declared without one.
+    pub url: Option<String>,
     /// The call's own timeout. Default: none, so a call may use whatever
     /// remains of the request's deadline (DESIGN.md section 4).
     pub timeout: Option<Duration>,
@@ -150,7 +174,7 @@ impl UpstreamSettings {
     /// Defaults for an upstream at `url`.
     pub fn new(url: String) -> Self {
         Self {
-            url,
+            url: Some(url),
             timeout: None,
             max_in_flight: 512,
             retries: 0,

@@ -21,11 +21,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::Auth;
-use crate::backends::Order;
+use crate::backends::{Bff, Order};
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::extract::ValidId;
-use crate::platform::Platform;
 use crate::upstream::UpstreamError;
 
 crate::problems!(
@@ -73,7 +72,7 @@ fn no_such_order() -> ApiError {
     )
 )]
 pub async fn get_order(
-    State(platform): State<Platform>,
+    State(platform): State<Bff>,
     Auth(principal): Auth,
     ctx: RequestCtx,
     ValidId(id): ValidId,

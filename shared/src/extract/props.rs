@@ -39,7 +39,7 @@ fn any_id_segment_is_a_400_that_reaches_no_upstream_or_one_encoded_upstream_segm
         let api = OpenApiRouter::new()
             .routes(routes!(get_order))
             .with_state(platform.clone());
-        (upstream, crate::stack::finish(api, &platform))
+        (upstream, crate::stack::finish(api, &platform.platform))
     });
     let token = mint_hs256(SECRET, "u-1", std::time::Duration::from_secs(600)).expect("token");
     let segments = prop::collection::vec(piece(), 1..12).prop_map(|pieces| pieces.concat());

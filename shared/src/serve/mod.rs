@@ -116,16 +116,21 @@ pub fn spawn_metrics_upkeep(platform: &Platform) {
     });
 }
 
+/// Builds a BFF's router (and whatever state of its own, such as typed
+/// calls over its upstreams) from the platform; an error is a start-up
+/// error.
+pub type AppFn = fn(Platform) -> Result<Router, ConfigError>;
+
 /// What a BFF binary tells [`run_main`] about itself.
 pub struct Binary {
     /// The binary's name, for `--help` and logs.
     pub name: &'static str,
     /// One line on what it serves.
     pub about: &'static str,
-    /// Its defaults (listen address, deadline).
+    /// Its defaults (listen address, deadline, declared upstreams).
     pub defaults: fn() -> Settings,
     /// Builds its router from the platform.
-    pub app: fn(Platform) -> Router,
+    pub app: AppFn,
 }
 
 /// A BFF binary's whole `main`: parse `--config`, load settings, start
@@ -176,7 +181,13 @@ pub fn run_main(binary: Binary) -> ExitCode {
         spawn_metrics_upkeep(&platform);
         let readiness = platform.readiness.clone();
         let edge = platform.settings.edge.clone();
-        let app = (binary.app)(platform);
+        let app = match (binary.app)(platform) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("{}: {e}", binary.name);
+                return ExitCode::from(2);
+            }
+        };
         match serve(listener, app, &edge, readiness, shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!(name = binary.name, "stopped");

@@ -62,7 +62,8 @@ impl Upstream {
         let metrics = metrics.upstream(name);
         Self {
             name,
-            base_url: settings.url.clone(),
+            // `Upstreams::new` refuses an upstream without a URL.
+            base_url: settings.url.clone().unwrap_or_default(),
             timeout: settings.timeout,
             retries: settings.retries,
             max_body_bytes,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bff_shared::auth::mint_hs256;
 use bff_shared::config::Settings;
-use bff_shared::platform::Platform;
+use bff_shared::serve::AppFn;
 use bff_stack::simulator::{Service, Simulator, SimulatorConfig};
 use bff_stack::wiring::{RunningBff, start_bff, upstream_env};
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub enum Bff {
 }
 
 impl Bff {
-    fn parts(self) -> (Settings, fn(Platform) -> axum::Router) {
+    fn parts(self) -> (Settings, AppFn) {
         match self {
             Bff::Mobile => (bff_mobile::defaults(), bff_mobile::app),
             Bff::Web => (bff_web::defaults(), bff_web::app),

@@ -26,14 +26,14 @@
 //! record, or, if the store stays down past the lease, runs again and gets
 //! the same order back from orders, idempotent by the forwarded key).
 //!
-//! Mount it in a BFF whose state is [`Platform`]:
+//! Mount it in a BFF over our backends, whose state is [`Bff`]:
 //!
 //! ```
 //! use axum::{Router, routing::post};
+//! use bff_shared::backends::Bff;
 //! use bff_shared::endpoints::checkout::checkout;
-//! use bff_shared::platform::Platform;
 //!
-//! fn api(platform: Platform) -> Router {
+//! fn api(platform: Bff) -> Router {
 //!     Router::new().route("/v1/checkout", post(checkout)).with_state(platform)
 //! }
 //! ```
@@ -56,11 +56,11 @@ pub use request::{CheckoutBody, CheckoutLine, CheckoutRequest, MAX_LINES, MAX_QU
 pub use response::{CheckoutAnswer, PlacedOrder};
 
 use crate::auth::Auth;
+use crate::backends::Bff;
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::fanout::Fanout;
 use crate::idempotency::{Begin, ClaimGuard, IdempotencyKey, ScopedKey, StoreError};
-use crate::platform::Platform;
 
 /// How long a key's in-flight record outlives the owner's deadline before
 /// another request may take it over: the owner has finished by then (its
@@ -161,7 +161,7 @@ crate::problems!(
     )
 )]
 pub async fn checkout(
-    State(platform): State<Platform>,
+    State(platform): State<Bff>,
     Auth(principal): Auth,
     ctx: RequestCtx,
     key: IdempotencyKey,
