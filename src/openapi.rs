@@ -75,7 +75,7 @@ mod tests {
             .collect()
     }
 
-    /// DESIGN.md section 9: bearer on every authenticated operation, every
+    /// docs/api.md#operations-endpoints: bearer on every authenticated operation, every
     /// error as problem+json, checkout's `Idempotency-Key`.
     #[test]
     fn both_documents_keep_the_contract_of_the_design() {

@@ -1,4 +1,4 @@
-//! The bff-mobile binary's start-up contract (DESIGN.md section 10): started
+//! The bff-mobile binary's start-up contract (docs/operations.md#start-up-errors-and-exit-codes): started
 //! with nothing but `BFF_*` variables, it either serves or exits non-zero
 //! with one line that names the variable at fault; SIGTERM drains and
 //! exits 0.

@@ -1,4 +1,4 @@
-//! CORS for browsers (DESIGN.md section 8), built from `BFF_CORS_ORIGINS`.
+//! CORS for browsers (docs/api.md#cors-bff-web), built from `BFF_CORS_ORIGINS`.
 //!
 //! Only the origins listed are ever echoed in `Access-Control-Allow-Origin`;
 //! there is no `*`, because a wildcard does not cover `Authorization` and

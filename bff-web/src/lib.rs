@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// The binary's defaults: 127.0.0.1:8082 (next to mobile's 8081, so the
-/// demo runs both) and a 1500 ms deadline (DESIGN.md section 4).
+/// demo runs both) and a 1500 ms deadline (docs/api.md#deadlines).
 /// Our eight upstreams are declared, each at its simulator port.
 pub fn defaults() -> Settings {
     let mut settings = Settings::defaults(([127, 0, 0, 1], 8082).into(), Duration::from_millis(1500));

@@ -1,4 +1,4 @@
-//! The bff-web binary's start-up contract (DESIGN.md section 10), including
+//! The bff-web binary's start-up contract (docs/operations.md#start-up-errors-and-exit-codes), including
 //! its own variable, `BFF_CORS_ORIGINS`.
 
 #[path = "../../tests/common/binary.rs"]

@@ -1,4 +1,4 @@
-//! The client's address (DESIGN.md section 12, "Trusted proxies"): the
+//! The client's address (docs/operations.md#trusting-the-proxy, "Trusted proxies"): the
 //! peer's, or the one a trusted proxy vouches for in `X-Forwarded-For`.
 //!
 //! The rule, for a request from `peer`:

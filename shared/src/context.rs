@@ -157,7 +157,7 @@ impl RequestCtx {
     /// `.` or `..`: the subject becomes a path segment (`/users/{sub}`),
     /// and an HTTP client resolves a dot segment whatever its encoding,
     /// so a validly signed token could otherwise make the BFF call
-    /// `/users/` or `/` (DESIGN.md section 4: no client reaches an upstream
+    /// `/users/` or `/` (docs/api.md#ids-in-paths: no client reaches an upstream
     /// path its route does not name).
     pub fn for_user(mut self, sub: &str) -> Result<Self, ApiError> {
         if matches!(sub, "" | "." | "..") {

@@ -1,4 +1,4 @@
-//! Operations endpoints (DESIGN.md section 9): liveness, readiness and
+//! Operations endpoints (docs/api.md#operations-endpoints): liveness, readiness and
 //! metrics. No auth, not rate limited, not counted as API traffic. Each
 //! route is registered together with its OpenAPI operation; `/openapi.json`
 //! and `/docs` are [`crate::openapi`]'s.

@@ -1,6 +1,6 @@
 //! One multiplexed Redis connection shared by the rate limiter and the
 //! idempotency store: every call bounded, (re)connection off the request
-//! path (DESIGN.md section 13, "Redis").
+//! path (docs/operations.md#when-redis-is-down-or-hangs, "Redis").
 //!
 //! What it owns:
 //! - the bound of each call ([`SharedRedis::call`]): the smaller of

@@ -25,7 +25,7 @@ tokio::task_local! {
 pub struct RequestId(pub Arc<str>);
 
 /// Whether a client-sent id may be reused: 1 to 128 characters, each a
-/// letter, digit, `.`, `_`, `:` or `-` (DESIGN.md section 8). Anything else
+/// letter, digit, `.`, `_`, `:` or `-` (docs/api.md#response-headers). Anything else
 /// could smuggle log-injection or header-splitting payloads into our logs and
 /// upstream calls, so it is replaced.
 pub fn is_sane(id: &str) -> bool {

@@ -1,4 +1,4 @@
-//! The security headers of DESIGN.md section 12 that are not a problem
+//! The security headers of docs/api.md#response-headers that are not a problem
 //! document's own (`Cache-Control: no-store` on every problem is rendered
 //! with it, in [`crate::error::ApiError`]).
 //!

@@ -1,4 +1,4 @@
-//! What a client may see under faults (DESIGN.md sections 4 to 6 and 13),
+//! What a client may see under faults (docs/api.md, "Partial answers" and "Errors"),
 //! as one function per kind of endpoint: an answer either fits the
 //! contract for its input, or is a violation with a one-line reason.
 

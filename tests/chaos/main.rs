@@ -3,7 +3,7 @@
 //! upstream fails on a share of its calls in every mode the simulator has,
 //! the mix re-drawn every 1.5 s from a seeded RNG, while a dozen
 //! clients call every endpoint. It checks what a client may rely on
-//! whatever the upstreams do (DESIGN.md sections 4, 5, 6 and 13):
+//! whatever the upstreams do (docs/api.md, "Partial answers" and "Errors"):
 //!
 //! - every answer is a full or partial 200 (`meta.partial` exactly when
 //!   `meta.degraded` is not empty, `X-Partial-Response: true` then), a 201,

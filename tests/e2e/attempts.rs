@@ -1,7 +1,7 @@
 //! Every upstream attempt is counted once in `bff_upstream_requests_total`,
 //! a timed-out attempt is a breaker failure whichever timer cut it, and the
-//! breaker gauge follows each transition as it happens (DESIGN.md sections
-//! 9, 10 and 13).
+//! breaker gauge follows each transition as it happens
+//! (docs/architecture.md#an-upstream-calls-life).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The connection edge (DESIGN.md section 12), driven the way slow or
+//! The connection edge (docs/architecture.md#serving), driven the way slow or
 //! hostile clients drive it: raw TCP sockets that send half a head, trickle
 //! bytes, sit idle or hold connections open. Also the security headers and
 //! graceful shutdown. Every wait is bounded; the only timings asserted are

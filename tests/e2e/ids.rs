@@ -1,7 +1,7 @@
 //! Ids in paths, attacked the way a client with a raw socket would: dot
 //! segments and their encodings, encoded slashes and spaces, ids that do
-//! not start with a letter or digit. None may reach an upstream (DESIGN.md
-//! section 4). Raw sockets because an HTTP library resolves `..` before
+//! not start with a letter or digit. None may reach an upstream
+//! (docs/api.md#ids-in-paths). Raw sockets because an HTTP library resolves `..` before
 //! sending.
 
 use bff_stack::simulator::Service;

@@ -1,5 +1,5 @@
 //! `GET /v1/orders/{id}` when the orders service misbehaves after its
-//! status line (DESIGN.md sections 12 and 13): the client must see an
+//! status line (docs/api.md#order-pass-through): the client must see an
 //! incomplete message, never a complete-looking 200 with half an order; a
 //! 2xx that is not JSON, or declares a body over the cap, is 503.
 

@@ -1,5 +1,5 @@
-//! A Redis that accepts connections but never answers (DESIGN.md section
-//! 13): it must cost a request no more than `BFF_REDIS_TIMEOUT_MS`, so the
+//! A Redis that accepts connections but never answers
+//! (docs/operations.md#when-redis-is-down-or-hangs): it must cost a request no more than `BFF_REDIS_TIMEOUT_MS`, so the
 //! rate limiter admits every request at once (homes full and on time) and
 //! checkout refuses within its deadline, placing no order; and the BFF
 //! recovers on its own once a real Redis answers on that address.

@@ -1,4 +1,4 @@
-//! The client address behind trusted proxies (DESIGN.md section 12): the
+//! The client address behind trusted proxies (docs/operations.md#trusting-the-proxy): the
 //! anonymous rate limit keys the address a trusted proxy names in
 //! `X-Forwarded-For`, never one the client wrote itself. The test client
 //! plays the proxy: its requests come from 127.0.0.1 with the header a

@@ -1,5 +1,5 @@
-//! JSON answers are read up to `BFF_UPSTREAM_MAX_BODY_BYTES` (DESIGN.md
-//! section 12): a larger one is `bad_response`, whether it declares its
+//! JSON answers are read up to `BFF_UPSTREAM_MAX_BODY_BYTES`
+//! (docs/api.md#order-pass-through): a larger one is `bad_response`, whether it declares its
 //! length or streams chunked, and its connection is dropped rather than
 //! read to the end and reused.
 

@@ -1,4 +1,4 @@
-//! CORS on bff-web (DESIGN.md section 8): preflights and actual requests
+//! CORS on bff-web (docs/api.md#cors-bff-web): preflights and actual requests
 //! from allowed and other origins.
 
 use bff_stack::simulator::Service;

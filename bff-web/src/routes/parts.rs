@@ -15,7 +15,7 @@ use futures::future::{BoxFuture, join_all};
 use serde::Serialize;
 
 /// The catalog answers at most this many ids per `GET /products?ids=`
-/// (DESIGN.md section 2); longer lists are split.
+/// (docs/api.md#the-upstream-contract); longer lists are split.
 pub const CATALOG_BATCH: usize = 100;
 
 /// A price as browsers see it: before discount, with the discount apart,

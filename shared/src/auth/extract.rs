@@ -1,7 +1,7 @@
 //! axum extractors for bearer authentication: [`Auth`] (required) and
 //! [`MaybeAuth`] (optional).
 //!
-//! They own the request-level policy of DESIGN.md section 7 — no token is
+//! They own the request-level policy of docs/api.md#authentication — no token is
 //! `unauthorized` on a required route and anonymous on an optional one; a
 //! present but bad token is always a 401 — and the per-request cache: the
 //! verified [`Principal`] is stored in the request extensions, and one

@@ -1,4 +1,4 @@
-//! Bearer-token authentication (DESIGN.md section 7).
+//! Bearer-token authentication (docs/api.md#authentication).
 //!
 //! - [`Verifier`] checks a JWT against the configured key (HS256 secret,
 //!   RS256/ES256 PEM, or JWKS) and the claim rules, yielding a [`Principal`];

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 /// The authenticated caller, built only from a token whose signature and
-/// claims passed every check (DESIGN.md section 7).
+/// claims passed every check (docs/api.md#authentication).
 ///
 /// Middleware that verified a token itself (the rate limiter keys on `sub`)
 /// may put a `Principal` in the request extensions; the extractors then

@@ -1,5 +1,5 @@
 //! [`Verifier`]: checks a bearer token against the configured key and the
-//! claim rules of DESIGN.md section 7, and yields a [`Principal`].
+//! claim rules of docs/api.md#authentication, and yields a [`Principal`].
 //!
 //! What it owns:
 //! - building the key from [`JwtSettings`] (HS256 secret, RS256/ES256 PEM
@@ -207,7 +207,7 @@ impl Verifier {
     }
 }
 
-/// The claim rules shared by every key (DESIGN.md section 7).
+/// The claim rules shared by every key (docs/api.md#authentication).
 fn claim_rules(settings: &JwtSettings) -> Validation {
     // The algorithm list is replaced with the key's one algorithm.
     let mut v = Validation::new(Algorithm::HS256);

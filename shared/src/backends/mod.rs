@@ -1,4 +1,4 @@
-//! Our eight concrete backends (DESIGN.md section 2): the set of upstreams
+//! Our eight concrete backends (docs/api.md#the-upstream-contract): the set of upstreams
 //! bff-mobile and bff-web declare ([`UPSTREAMS`], [`declare`]), typed calls
 //! over them and the DTOs they answer with ([`Backends`]), and the state
 //! our handlers take ([`Bff`]: the platform plus these calls). The
@@ -62,7 +62,7 @@ where
 
 /// Whether `id` is a plausible resource id to put into an upstream path:
 /// 1 to 64 characters, each a letter, digit, `.`, `_`, `:` or `-`, the
-/// first a letter or digit (DESIGN.md section 4). Anything else is refused
+/// first a letter or digit (docs/api.md#ids-in-paths). Anything else is refused
 /// with 400 before any upstream is called.
 ///
 /// The first-character rule is what keeps `.` and `..` (however they were

@@ -94,7 +94,7 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// DESIGN.md section 4's id rule, written independently of `is_valid_id`.
+/// The id rule of docs/api.md#ids-in-paths, written independently of `is_valid_id`.
 fn reference_is_valid_id(id: &str) -> bool {
     let chars: Vec<char> = id.chars().collect();
     let allowed = |c: char| c.is_ascii_alphanumeric() || ['.', '_', ':', '-'].contains(&c);

@@ -11,7 +11,7 @@ use crate::auth::Verifier;
 use crate::config::{ConfigError, Settings};
 use crate::platform::{Platform, PlatformParts};
 
-/// Our upstreams (DESIGN.md section 2), each with the simulator port it
+/// Our upstreams (docs/api.md#the-upstream-contract), each with the simulator port it
 /// defaults to; `BFF_UPSTREAM_<NAME>_URL` points it elsewhere.
 pub const UPSTREAMS: [(&str, u16); 8] = [
     ("users", 9101),

@@ -1,4 +1,4 @@
-//! Fragment cache for non-personal upstream reads (DESIGN.md section 8).
+//! Fragment cache for non-personal upstream reads (docs/api.md#caching-and-etags).
 //!
 //! Keyed by upstream call. Concurrent misses for one key make one upstream
 //! call (moka's `try_get_with` coalesces them). Past its TTL an entry leaves

@@ -1,4 +1,4 @@
-//! Applies the `BFF_*` environment variables (DESIGN.md section 10) on top
+//! Applies the `BFF_*` environment variables (docs/configuration.md) on top
 //! of defaults and file. An empty variable counts as unset.
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! Configuration: built-in defaults, then an optional TOML file, then
-//! `BFF_*` environment variables (DESIGN.md section 10).
+//! `BFF_*` environment variables (docs/configuration.md).
 //!
 //! Loading takes the environment as a map so tests never mutate the process
 //! environment. Every failure is a [`ConfigError`] that names the variable

@@ -40,7 +40,7 @@ pub struct Settings {
     /// How long idempotency records of checkout are kept. Default: 24 h.
     pub idempotency_ttl: Duration,
     /// The client-facing edge: slow clients, connection cap, trusted proxies
-    /// (DESIGN.md section 12).
+    /// (docs/configuration.md#serving-and-the-edge).
     pub edge: EdgeSettings,
     /// `BFF_UPSTREAM_MAX_BODY_BYTES`: the largest upstream answer read; a
     /// larger one is `bad_response` and its connection is dropped.
@@ -160,7 +160,7 @@ pub struct UpstreamSettings {
     /// `None` until configured when the upstream was declared without one.
     pub url: Option<String>,
     /// The call's own timeout. Default: none, so a call may use whatever
-    /// remains of the request's deadline (DESIGN.md section 4).
+    /// remains of the request's deadline (docs/api.md#deadlines).
     pub timeout: Option<Duration>,
     /// In-flight cap (bulkhead): calls beyond it are refused as
     /// `overloaded` without being sent. Default: 512.
@@ -267,7 +267,7 @@ impl Default for JwtSettings {
     }
 }
 
-/// The client-facing edge (DESIGN.md section 12).
+/// The client-facing edge (docs/configuration.md#serving-and-the-edge).
 #[derive(Debug, Clone)]
 pub struct EdgeSettings {
     /// `BFF_HEADER_TIMEOUT_MS`: time a connection has to send a complete

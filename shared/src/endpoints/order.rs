@@ -10,8 +10,8 @@
 //! `BFF_UPSTREAM_MAX_BODY_BYTES`) 503.
 //!
 //! Once the status is sent, a body that fails, stalls past the deadline or
-//! grows past the cap aborts the client's connection (DESIGN.md section
-//! 13): the stream ends in an error, so the server leaves a chunked body
+//! grows past the cap aborts the client's connection
+//! (docs/api.md#order-pass-through): the stream ends in an error, so the server leaves a chunked body
 //! unterminated and a `Content-Length` body short. The client sees an
 //! incomplete message, never a complete-looking 200 with half an order.
 

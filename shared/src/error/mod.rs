@@ -1,7 +1,7 @@
 //! The one client-facing error type and its RFC 9457 rendering.
 //!
 //! Every failure a client can see goes through [`ApiError`]: it carries a
-//! stable machine `code` (DESIGN.md section 6), the HTTP status, and a
+//! stable machine `code` (docs/api.md#errors), the HTTP status, and a
 //! client-safe `detail`. Internal causes (upstream addresses, library error
 //! text) are logged where they happen and never reach this type's body.
 //! Rendering to `application/problem+json` happens in exactly one place,
@@ -145,7 +145,7 @@ impl IntoResponse for ApiError {
         let mut response = self.to_problem().into_response();
         let headers = response.headers_mut();
         // A problem describes one request: no cache may keep it and serve
-        // it again (DESIGN.md section 12).
+        // it again (docs/api.md#response-headers).
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match &self {
             Self::Unauthorized => {

@@ -1,4 +1,4 @@
-//! The `meta` object every composite answer carries (DESIGN.md section 4).
+//! The `meta` object every composite answer carries (docs/api.md#the-meta-object).
 
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! Idempotent writes: the record of a request made under an
 //! `Idempotency-Key`, so that a client that retries gets the first answer
-//! again instead of a second effect (DESIGN.md section 5).
+//! again instead of a second effect (docs/api.md#checkout-and-idempotency).
 //!
 //! This module owns the life cycle of a record and the contract every
 //! store keeps ([`IdempotencyStore`]); [`MemoryStore`] is the in-process

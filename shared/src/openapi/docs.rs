@@ -50,7 +50,7 @@ pub(super) fn openapi() -> OpenApi {
 /// The routes, serving `doc`.
 pub(crate) fn routes<S>(doc: &OpenApi) -> Router<S> {
     // `list`: every tag expanded, every operation listed when the page
-    // opens (DESIGN.md section 9); `validator_url("none")`: no badge that
+    // opens (docs/api.md#operations-endpoints); `validator_url("none")`: no badge that
     // calls swagger.io's online validator; operation ids shown, since
     // clients generate code from them.
     let config = Config::new(["/openapi.json"])

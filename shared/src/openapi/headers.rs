@@ -18,7 +18,7 @@ fn header(schema_type: Type, description: &str) -> Header {
         .build()
 }
 
-/// The request id of every response (DESIGN.md section 8).
+/// The request id of every response (docs/api.md#response-headers).
 pub(crate) fn x_request_id() -> Header {
     header(
         Type::String,

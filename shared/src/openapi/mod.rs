@@ -1,4 +1,4 @@
-//! The OpenAPI 3.1 documents of a BFF (DESIGN.md section 9), generated
+//! The OpenAPI 3.1 documents of a BFF (docs/api.md#operations-endpoints), generated
 //! from the code.
 //!
 //! Each handler documents its own operation with `#[utoipa::path]`: path,

@@ -1,4 +1,4 @@
-//! Per-client rate limiting (DESIGN.md section 8): a token bucket of
+//! Per-client rate limiting (docs/api.md#rate-limiting): a token bucket of
 //! `BFF_RATE_LIMIT_BURST` refilled at `BFF_RATE_LIMIT_RPS`, keyed by the
 //! JWT `sub` when the request carries a valid token, else by the client
 //! address ([`crate::client_addr`]: `X-Forwarded-For` believed only from

@@ -1,5 +1,5 @@
-//! One client connection's clock: which slow-client rule of DESIGN.md
-//! section 12 applies to it now, and when it runs out.
+//! One client connection's clock: which slow-client rule of
+//! docs/architecture.md#serving applies to it now, and when it runs out.
 //!
 //! A connection is in one of three phases:
 //! - **head**: the first request head has not arrived yet (counted from the

@@ -4,7 +4,7 @@
 //! Connections are served by hyper-util's `auto` builder (HTTP/1.1 with
 //! keep-alive, or h2c), one task each, at most `BFF_MAX_CONNECTIONS` at once
 //! (`serve/accept.rs`). Each connection has a clock that enforces the
-//! slow-client rules of DESIGN.md section 12 (`serve/clock.rs`,
+//! slow-client rules of docs/architecture.md#serving (`serve/clock.rs`,
 //! `serve/connection.rs`): the first request head within
 //! `BFF_HEADER_TIMEOUT_MS` of opening, each later head within that time of
 //! its first byte, and an idle keep-alive connection closed after
@@ -209,7 +209,7 @@ fn parse_args(binary: &Binary) -> Result<Option<Option<PathBuf>>, String> {
         match arg.as_str() {
             "-h" | "--help" => {
                 println!(
-                    "{name}: {about}\n\nUsage: {name} [--config FILE]\n\nSettings come from defaults, then the TOML file given by --config or BFF_CONFIG, then BFF_* environment variables (see the README).",
+                    "{name}: {about}\n\nUsage: {name} [--config FILE]\n\nSettings come from defaults, then the TOML file given by --config or BFF_CONFIG, then BFF_* environment variables (see docs/configuration.md).",
                     name = binary.name,
                     about = binary.about
                 );

@@ -1,4 +1,4 @@
-//! The metrics of DESIGN.md section 9, recorded into a per-app Prometheus
+//! The metrics of docs/operations.md#metrics, recorded into a per-app Prometheus
 //! registry. Handles for fixed label sets (upstream × outcome) are
 //! registered once, so the hot path only bumps an atomic.
 

@@ -7,8 +7,8 @@
 //! dropped first (its section cut by the fan-out's deadline, the
 //! pass-through's timeout, a handler that no longer needs it) is settled by
 //! the guard's `Drop`: at or past the attempt's time limit it is a
-//! `timeout` and a breaker failure, whichever timer fired first (DESIGN.md
-//! section 13); before it, `cancelled`, which says nothing about the
+//! `timeout` and a breaker failure, whichever timer fired first
+//! (docs/architecture.md#an-upstream-calls-life); before it, `cancelled`, which says nothing about the
 //! upstream and only frees the breaker's probe slot if it held it. Deciding
 //! whether to send at all (deadline, breaker, in-flight cap) is
 //! [`super::Upstream`]'s job.

@@ -1,4 +1,4 @@
-//! Upstream bodies, bounded (DESIGN.md sections 12 and 13): a JSON answer
+//! Upstream bodies, bounded (docs/api.md#order-pass-through): a JSON answer
 //! is read up to the configured cap, and a pass-through body is a stream
 //! that fails, rather than ends, when its upstream fails, stalls past the
 //! deadline or grows past the cap.

@@ -81,7 +81,7 @@ impl UpstreamError {
         }
     }
 
-    /// Whether this failure counts against the breaker (DESIGN.md section 10:
+    /// Whether this failure counts against the breaker (docs/operations.md#circuit-breakers:
     /// timeout, connection error, 5xx, 429, bad response). A 404 or other 4xx
     /// is an answer and resets the count.
     pub fn trips_breaker(self) -> bool {

@@ -1,5 +1,5 @@
 //! `POST /v1/checkout` (auth required): places an order, exactly once per
-//! `Idempotency-Key` (DESIGN.md section 5).
+//! `Idempotency-Key` (docs/api.md#checkout-and-idempotency).
 //!
 //! The handler owns the order of things:
 //! 1. input, before any upstream call: token (401), `Idempotency-Key`

@@ -1,7 +1,7 @@
 //! Property tests of checkout's body: arbitrary bytes, arbitrary JSON and
 //! near-valid bodies give a valid [`CheckoutRequest`] or a 422 (415 for
 //! another media type), never a panic or another error; near-valid bodies
-//! are judged exactly as a reference reading of DESIGN.md section 5 says.
+//! are judged exactly as a reference reading of docs/api.md#checkout-and-idempotency says.
 //! Fixed seed and small case counts (see `backends::props::config`).
 
 use axum::body::Body;
