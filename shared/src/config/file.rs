@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::env::{cors_origins, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies};
+use super::env::{budget_percent, cors_origins, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies};
 use super::{ConfigError, Settings, UpstreamSettings};
 
 #[derive(Deserialize, Default)]
@@ -46,6 +46,8 @@ struct File {
     cache: Cache,
     #[serde(default)]
     client: Client,
+    #[serde(default)]
+    retry: Retry,
     #[serde(default)]
     upstreams: BTreeMap<String, Upstream>,
 }
@@ -103,11 +105,20 @@ struct Client {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct Retry {
+    retries: Option<u32>,
+    backoff_ms: Option<u64>,
+    budget_percent: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct Upstream {
     url: Option<String>,
     timeout_ms: Option<u64>,
     max_in_flight: Option<usize>,
     retries: Option<u32>,
+    hedge_ms: Option<u64>,
 }
 
 pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
@@ -207,6 +218,15 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
     if let Some(v) = file.client.pool_idle_timeout_ms {
         s.client.pool_idle_timeout = ms(v);
     }
+    if let Some(v) = file.retry.retries {
+        s.retry.retries = v;
+    }
+    if let Some(v) = file.retry.backoff_ms {
+        s.retry.backoff = ms(v);
+    }
+    if let Some(v) = file.retry.budget_percent {
+        s.retry.budget_percent = budget_percent(&key("retry.budget_percent"), &v.to_string())?;
+    }
     for (name, up) in file.upstreams {
         let Some(target) = s.upstreams.get_mut(&name) else {
             return Err(ConfigError::new(key(&format!("upstreams.{name}")), "unknown upstream"));
@@ -234,7 +254,10 @@ fn apply_upstream(target: &mut UpstreamSettings, up: Upstream, url_key: &str) ->
         target.max_in_flight = v;
     }
     if let Some(v) = up.retries {
-        target.retries = v;
+        target.retries = Some(v);
+    }
+    if let Some(v) = up.hedge_ms {
+        target.hedge = Some(Duration::from_millis(v.max(1)));
     }
     Ok(())
 }

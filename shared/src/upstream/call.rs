@@ -1,6 +1,8 @@
 //! One upstream and the life of a call to it: deadline check, breaker,
-//! bulkhead, send with the remaining budget, classify. Accounting for each
-//! sent attempt is [`super::attempt`]'s, bounding bodies [`super::body`]'s.
+//! bulkhead, send with the remaining budget, classify; then, when
+//! configured, retries and a hedge through the same checks. Accounting for
+//! each sent attempt is [`super::attempt`]'s, bounding bodies
+//! [`super::body`]'s, when to retry and the budget [`super::retry`]'s.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,14 +12,15 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use super::attempt::Attempt;
 use super::body::{StreamedJson, read_capped};
-use super::breaker::Breaker;
+use super::breaker::{Breaker, Ticket};
 use super::error::UpstreamError;
-use crate::config::{BreakerSettings, UpstreamSettings};
+use super::retry::{self, RetryPolicy};
+use crate::config::{BreakerSettings, RetrySettings, UpstreamSettings};
 use crate::context::RequestCtx;
 use crate::telemetry::{Metrics, UpstreamMetrics};
 
@@ -31,7 +34,8 @@ pub struct Upstream {
     name: &'static str,
     base_url: String,
     timeout: Option<Duration>,
-    retries: u32,
+    /// Retries, hedging and their budget.
+    retry: RetryPolicy,
     /// The largest body read or passed on (`BFF_UPSTREAM_MAX_BODY_BYTES`).
     max_body_bytes: usize,
     client: reqwest::Client,
@@ -40,7 +44,10 @@ pub struct Upstream {
     metrics: UpstreamMetrics,
 }
 
-/// An outgoing request before the common headers are added.
+/// An outgoing request before the common headers are added; cloned for
+/// each retry or hedge, so every attempt carries the same headers (and
+/// `Idempotency-Key`).
+#[derive(Clone)]
 struct Outgoing<'a> {
     method: Method,
     path: &'a str,
@@ -48,9 +55,33 @@ struct Outgoing<'a> {
     headers: &'a [(HeaderName, HeaderValue)],
 }
 
+/// Permission to send one attempt: the breaker's ticket and a place under
+/// the in-flight cap, held until the attempt ends.
+struct Admitted<'a> {
+    ticket: Ticket<'a>,
+    _permit: SemaphorePermit<'a>,
+}
+
+/// An attempt beyond a call's first.
+#[derive(Clone, Copy)]
+enum Extra {
+    Retry,
+    Hedge,
+}
+
+/// How one attempt ended.
+struct Tried<T> {
+    result: Result<T, UpstreamError>,
+    /// The connection failed before the request was written.
+    unsent: bool,
+    /// From sending to the result.
+    elapsed: Duration,
+}
+
 impl Upstream {
     /// An upstream called `name` with its settings and a share of
-    /// `client`, reading bodies of at most `max_body_bytes`.
+    /// `client`, reading bodies of at most `max_body_bytes`. Retries use
+    /// the default shared settings until [`Upstream::with_retry`].
     pub fn new(
         name: &'static str,
         settings: &UpstreamSettings,
@@ -64,13 +95,21 @@ impl Upstream {
             name,
             base_url: settings.url.clone(),
             timeout: settings.timeout,
-            retries: settings.retries,
+            retry: RetryPolicy::new(settings.retries, settings.hedge, &RetrySettings::default()),
             max_body_bytes,
             client,
             breaker: Breaker::new(breaker.failures, breaker.open).with_gauge(metrics.breaker.clone()),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
             metrics,
         }
+    }
+
+    /// The same upstream under the shared retry settings (`BFF_RETRIES`,
+    /// `BFF_RETRY_BACKOFF_MS`, `BFF_RETRY_BUDGET_PERCENT`); its own
+    /// `BFF_UPSTREAM_<NAME>_RETRIES` still wins.
+    pub fn with_retry(mut self, settings: &RetrySettings) -> Self {
+        self.retry = self.retry.rebuilt(settings);
+        self
     }
 
     /// The upstream's name, as used in metrics and logs.
@@ -84,8 +123,7 @@ impl Upstream {
     }
 
     /// `GET path` (path and query, already encoded) and decode a JSON body.
-    /// Connection failures are retried up to the configured count while
-    /// the deadline allows (GETs are idempotent).
+    /// Retried and hedged as configured (GETs are idempotent).
     pub async fn get_json<T: DeserializeOwned>(&self, ctx: &RequestCtx, path: &str) -> Result<T, UpstreamError> {
         self.get_json_weighted(ctx, path).await.map(|(value, _)| value)
     }
@@ -97,29 +135,14 @@ impl Upstream {
         ctx: &RequestCtx,
         path: &str,
     ) -> Result<(T, usize), UpstreamError> {
-        let mut attempts_left = self.retries;
-        loop {
-            let outgoing = Outgoing {
-                method: Method::GET,
-                path,
-                body: None,
-                headers: &[],
-            };
-            match self
-                .call(ctx, outgoing, |r| read_json_weighted::<T>(r, self.max_body_bytes))
-                .await
-            {
-                Err(UpstreamError::Transport) if attempts_left > 0 && !ctx.deadline.remaining().is_zero() => {
-                    attempts_left -= 1;
-                }
-                other => return other,
-            }
-        }
+        self.get(ctx, path, |r| read_json_weighted::<T>(r, self.max_body_bytes))
+            .await
     }
 
     /// `POST path` with a JSON body and extra headers (such as
-    /// `Idempotency-Key`); decodes a JSON answer. Never retried here: a
-    /// retry of a write is the caller's decision.
+    /// `Idempotency-Key`); decodes a JSON answer. Retried only when the
+    /// connection failed before the request was written, with the same
+    /// headers: whatever else happened, the upstream may have acted on it.
     pub async fn post_json<B: Serialize, T: DeserializeOwned>(
         &self,
         ctx: &RequestCtx,
@@ -134,8 +157,27 @@ impl Upstream {
             body: Some(Bytes::from(body)),
             headers,
         };
-        self.call(ctx, outgoing, |r| read_json::<T>(r, self.max_body_bytes))
-            .await
+        let read = |r| read_json::<T>(r, self.max_body_bytes);
+        if self.retry.retries == 0 {
+            return self.call(ctx, outgoing, &read).await.result;
+        }
+        self.retry.deposit();
+        let mut tried = self.call(ctx, outgoing.clone(), &read).await;
+        for retry in 0..self.retry.retries {
+            if !(tried.unsent && tried.result.as_ref().is_err_and(|e| *e == UpstreamError::Transport)) {
+                break;
+            }
+            let wait = self.retry.backoff(retry);
+            if !self.fits(ctx, wait, tried.elapsed) {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            let Some(admitted) = self.admit_extra(ctx, Extra::Retry) else {
+                break;
+            };
+            tried = self.send(ctx, outgoing.clone(), admitted, &read).await;
+        }
+        tried.result
     }
 
     /// `GET path` and hand back a 2xx `application/json` answer with its
@@ -143,41 +185,172 @@ impl Upstream {
     /// over the cap, is `BadResponse`. The attempt is accounted for (and
     /// the breaker told) once the head arrives; the body that follows is
     /// bounded by the request's deadline and the cap (see [`StreamedJson`]).
+    /// Retries and hedges happen before a head is accepted, never once the
+    /// body flows.
     pub async fn get_streaming(&self, ctx: &RequestCtx, path: &str) -> Result<StreamedJson, UpstreamError> {
+        let deadline = ctx.deadline.instant();
+        self.get(ctx, path, |response| {
+            std::future::ready(StreamedJson::accept(self.name, response, deadline, self.max_body_bytes))
+        })
+        .await
+    }
+
+    /// A GET with its retries and hedges. With neither configured it is
+    /// exactly one attempt and the budget is not touched.
+    async fn get<T, F, Fut>(&self, ctx: &RequestCtx, path: &str, read: F) -> Result<T, UpstreamError>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
         let outgoing = Outgoing {
             method: Method::GET,
             path,
             body: None,
             headers: &[],
         };
-        let deadline = ctx.deadline.instant();
-        self.call(ctx, outgoing, |response| {
-            std::future::ready(StreamedJson::accept(self.name, response, deadline, self.max_body_bytes))
-        })
-        .await
+        if !self.retry.active() {
+            return self.call(ctx, outgoing, &read).await.result;
+        }
+        self.retry.deposit();
+        let lead = match self.admit(ctx) {
+            Ok(admitted) => self.send(ctx, outgoing.clone(), admitted, &read),
+            Err(e) => {
+                self.metrics.attempt(Err(e.reason()));
+                return Err(e);
+            }
+        };
+        let mut tried = self.hedged(ctx, &outgoing, &read, lead).await;
+        for retry in 0..self.retry.retries {
+            match &tried.result {
+                Err(e) if retry::get_may_retry(*e) => {}
+                _ => break,
+            }
+            let wait = self.retry.backoff(retry);
+            if !self.fits(ctx, wait, tried.elapsed) {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            let Some(admitted) = self.admit_extra(ctx, Extra::Retry) else {
+                break;
+            };
+            let lead = self.send(ctx, outgoing.clone(), admitted, &read);
+            tried = self.hedged(ctx, &outgoing, &read, lead).await;
+        }
+        tried.result
     }
 
-    async fn call<T, F, Fut>(&self, ctx: &RequestCtx, outgoing: Outgoing<'_>, read: F) -> Result<T, UpstreamError>
+    /// Runs `lead`; if hedging is on and it has not finished after the
+    /// hedge delay, sends the same GET once more (budget, breaker and cap
+    /// permitting). The first success wins and the other attempt is
+    /// dropped, which its guard counts as `cancelled`. A failure that a
+    /// retry could mend (or a timeout of the lead alone) waits for the
+    /// other attempt; any other result is final.
+    async fn hedged<T, F, Fut>(
+        &self,
+        ctx: &RequestCtx,
+        outgoing: &Outgoing<'_>,
+        read: &F,
+        lead: impl Future<Output = Tried<T>>,
+    ) -> Tried<T>
     where
-        F: FnOnce(reqwest::Response) -> Fut,
+        F: Fn(reqwest::Response) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
-        let now = Instant::now();
-        let deadline = ctx.deadline.instant();
-        if now >= deadline {
-            // Never sent: nothing to judge the upstream by.
-            self.metrics.attempt(Err(UpstreamError::Timeout.reason()));
+        let Some(delay) = self.retry.hedge else {
+            return lead.await;
+        };
+        tokio::pin!(lead);
+        tokio::select! {
+            tried = &mut lead => return tried,
+            () = tokio::time::sleep(delay) => {}
+        }
+        let Some(admitted) = self.admit_extra(ctx, Extra::Hedge) else {
+            return lead.await;
+        };
+        let hedge = self.send(ctx, outgoing.clone(), admitted, read);
+        tokio::pin!(hedge);
+        let wait_for_other = |tried: &Tried<T>| match &tried.result {
+            Ok(_) => false,
+            Err(e) => *e == UpstreamError::Timeout || retry::get_may_retry(*e),
+        };
+        tokio::select! {
+            tried = &mut lead => if wait_for_other(&tried) { hedge.await } else { tried },
+            tried = &mut hedge => if wait_for_other(&tried) { lead.await } else { tried },
+        }
+    }
+
+    /// Whether a retry after waiting `wait` still has time for another
+    /// attempt before the deadline (see [`super::retry`] for the estimate).
+    fn fits(&self, ctx: &RequestCtx, wait: Duration, failed: Duration) -> bool {
+        let expected = self.retry.expected_attempt(failed);
+        let expected = self.timeout.map_or(expected, |own| expected.min(own));
+        wait.saturating_add(expected) < ctx.deadline.remaining()
+    }
+
+    /// Admission of a retry or hedge: time left, the breaker, the cap and
+    /// the budget. One refused is not sent and not counted as an attempt;
+    /// the call's failure (or its first attempt) stands.
+    fn admit_extra(&self, ctx: &RequestCtx, extra: Extra) -> Option<Admitted<'_>> {
+        let admitted = self.admit(ctx).ok()?;
+        if !self.retry.withdraw() {
+            tracing::debug!(upstream = self.name, request_id = %ctx.request_id, "retry budget spent");
+            return None;
+        }
+        match extra {
+            Extra::Retry => self.metrics.retry(),
+            Extra::Hedge => self.metrics.hedge(),
+        }
+        Some(admitted)
+    }
+
+    /// Deadline, breaker, in-flight cap: whether an attempt may be sent.
+    fn admit(&self, ctx: &RequestCtx) -> Result<Admitted<'_>, UpstreamError> {
+        if Instant::now() >= ctx.deadline.instant() {
             return Err(UpstreamError::Timeout);
         }
-        let Some(ticket) = self.breaker.try_acquire() else {
-            self.metrics.attempt(Err(UpstreamError::CircuitOpen.reason()));
-            return Err(UpstreamError::CircuitOpen);
-        };
-        let Ok(_permit) = self.in_flight.try_acquire() else {
-            // The ticket is dropped unjudged: a probe slot it held is freed.
-            self.metrics.attempt(Err(UpstreamError::Overloaded.reason()));
-            return Err(UpstreamError::Overloaded);
-        };
+        let ticket = self.breaker.try_acquire().ok_or(UpstreamError::CircuitOpen)?;
+        // On refusal the ticket is dropped unjudged: a probe slot it held
+        // is freed.
+        let permit = self.in_flight.try_acquire().map_err(|_| UpstreamError::Overloaded)?;
+        Ok(Admitted { ticket, _permit: permit })
+    }
+
+    /// One attempt: admitted and sent, or refused and counted as such
+    /// (a refused call is an attempt with nothing to judge the upstream by).
+    async fn call<T, F, Fut>(&self, ctx: &RequestCtx, outgoing: Outgoing<'_>, read: &F) -> Tried<T>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
+        match self.admit(ctx) {
+            Ok(admitted) => self.send(ctx, outgoing, admitted, read).await,
+            Err(e) => {
+                self.metrics.attempt(Err(e.reason()));
+                Tried {
+                    result: Err(e),
+                    unsent: true,
+                    elapsed: Duration::ZERO,
+                }
+            }
+        }
+    }
+
+    /// Sends an admitted attempt with the remaining budget and classifies
+    /// its answer.
+    async fn send<T, F, Fut>(
+        &self,
+        ctx: &RequestCtx,
+        outgoing: Outgoing<'_>,
+        admitted: Admitted<'_>,
+        read: &F,
+    ) -> Tried<T>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
+        let Admitted { ticket, _permit } = admitted;
+        let now = Instant::now();
+        let deadline = ctx.deadline.instant();
         // One limit for this timer and for the accounting below, so a
         // timeout is a timeout whichever timer (this one, a fan-out's, a
         // handler's) fires first.
@@ -186,9 +359,13 @@ impl Upstream {
         // From here until `finish`, dropping this future is accounted for
         // by the attempt's guard.
         let attempt = Attempt::start(&self.metrics, &self.breaker, ticket, limit);
+        let mut unsent = false;
         let result = match tokio::time::timeout_at(limit, async {
             let response = request.send().await.map_err(|e| {
                 tracing::debug!(upstream = self.name, error = %e, "upstream request failed");
+                // The connection was never made, so the request was not
+                // written: the one failure after which a POST is retried.
+                unsent = e.is_connect();
                 UpstreamError::Transport
             })?;
             let status = response.status();
@@ -206,10 +383,18 @@ impl Upstream {
             Err(_) => Err(UpstreamError::Timeout),
         };
         attempt.finish(&result);
-        if let Err(e) = &result {
-            tracing::debug!(upstream = self.name, request_id = %ctx.request_id, reason = e.reason().as_str(), "upstream call degraded");
+        let elapsed = now.elapsed();
+        match &result {
+            Ok(_) => self.retry.answered_in(elapsed),
+            Err(e) => {
+                tracing::debug!(upstream = self.name, request_id = %ctx.request_id, reason = e.reason().as_str(), "upstream call degraded");
+            }
         }
-        result
+        Tried {
+            result,
+            unsent,
+            elapsed,
+        }
     }
 
     fn build(&self, ctx: &RequestCtx, outgoing: Outgoing<'_>, budget: Duration) -> reqwest::RequestBuilder {

@@ -17,6 +17,7 @@ mod call;
 mod client;
 mod error;
 mod registry;
+mod retry;
 
 pub use body::{BodyError, BoundedBody, StreamedJson};
 pub use breaker::{Breaker, BreakerState, Ticket, Verdict};

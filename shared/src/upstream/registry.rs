@@ -31,7 +31,8 @@ impl Upstreams {
                     settings.upstream_max_body_bytes,
                     client.clone(),
                     metrics,
-                )),
+                )
+                .with_retry(&settings.retry)),
             );
         }
         Ok(Self {
