@@ -91,8 +91,15 @@ async fn a_share_of_503s_is_absorbed_by_retries_while_the_upstream_sees_only_the
     let seen = stack.sim.count(Service::Users);
     let retries = counter(&stack, "bff_upstream_retries_total", "users") as u64;
     assert!(retries > 0, "some 503 was retried");
-    assert_eq!(seen, calls as u64 + retries, "every retry is one more call, and only retries are");
-    assert!(retries <= calls as u64 / 5 + FLOOR, "{retries} retries for {calls} calls");
+    assert_eq!(
+        seen,
+        calls as u64 + retries,
+        "every retry is one more call, and only retries are"
+    );
+    assert!(
+        retries <= calls as u64 / 5 + FLOOR,
+        "{retries} retries for {calls} calls"
+    );
     assert_eq!(
         attempts(&stack, "users", "ok") + attempts(&stack, "users", "upstream_error"),
         seen as f64,
@@ -106,7 +113,10 @@ async fn an_always_failing_upstream_gets_at_most_its_calls_plus_the_budget_share
     stack.sim.set_fault(Service::Users, failing(503, 1.0));
     let calls = 300u64;
     let homes = homes(&stack, calls as usize).await;
-    assert!(homes.iter().all(user_degraded), "no retry can mend an upstream that always fails");
+    assert!(
+        homes.iter().all(user_degraded),
+        "no retry can mend an upstream that always fails"
+    );
     let seen = stack.sim.count(Service::Users);
     // Three retries each would be 1200 calls; the budget allows 20 % of
     // the calls plus 10 per second over 10 s.
@@ -219,8 +229,16 @@ async fn hedging_turns_a_slow_first_attempt_into_an_answer_in_time_with_two_call
     assert_eq!(calls.load(Ordering::SeqCst), 2, "the first call and its hedge");
     assert_eq!(counter(&stack, "bff_upstream_hedges_total", "users"), 1.0);
     assert_eq!(attempts(&stack, "users", "ok"), 1.0);
-    assert_eq!(attempts(&stack, "users", "cancelled"), 1.0, "the slow attempt lost and was cancelled");
-    assert_eq!(counter(&stack, "bff_upstream_hedges_total", "orders"), 0.0, "only users hedges");
+    assert_eq!(
+        attempts(&stack, "users", "cancelled"),
+        1.0,
+        "the slow attempt lost and was cancelled"
+    );
+    assert_eq!(
+        counter(&stack, "bff_upstream_hedges_total", "orders"),
+        0.0,
+        "only users hedges"
+    );
 }
 
 /// The calls a composite makes by design (DESIGN.md section 4): one per

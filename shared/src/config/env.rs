@@ -338,7 +338,10 @@ pub(super) fn budget_percent(name: &str, value: &str) -> Result<u32, ConfigError
     const WHAT: &str = "a whole number of percent from 0 to 1000";
     let percent: u32 = parse(name, value, WHAT)?;
     if percent > 1000 {
-        return Err(ConfigError::new(name, format!("invalid value \"{value}\": expected {WHAT}")));
+        return Err(ConfigError::new(
+            name,
+            format!("invalid value \"{value}\": expected {WHAT}"),
+        ));
     }
     Ok(percent)
 }
@@ -471,6 +474,38 @@ mod tests {
         assert!(err.contains("BFF_JWT_HS256_SECRET"), "{err}");
         assert!(err.contains("BFF_JWT_PUBLIC_KEY_FILE"), "{err}");
         assert!(err.contains("BFF_JWT_JWKS_URL"), "{err}");
+    }
+
+    #[test]
+    fn retry_variables_are_read_and_an_upstreams_own_count_is_kept_apart() {
+        let s = load(
+            defaults(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("BFF_RETRIES", "2"),
+                ("BFF_UPSTREAM_USERS_RETRIES", "0"),
+                ("BFF_RETRY_BACKOFF_MS", "25"),
+                ("BFF_RETRY_BUDGET_PERCENT", "50"),
+                ("BFF_UPSTREAM_PRICING_HEDGE_MS", "40"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.retry.retries, 2);
+        assert_eq!(s.retry.backoff, Duration::from_millis(25));
+        assert_eq!(s.retry.budget_percent, 50);
+        assert_eq!(s.upstream("users").unwrap().retries, Some(0));
+        assert_eq!(s.upstream("orders").unwrap().retries, None);
+        assert_eq!(s.upstream("pricing").unwrap().hedge, Some(Duration::from_millis(40)));
+        assert_eq!(s.upstream("users").unwrap().hedge, None);
+        for (name, value) in [
+            ("BFF_RETRY_BUDGET_PERCENT", "1001"),
+            ("BFF_RETRIES", "-1"),
+            ("BFF_UPSTREAM_USERS_HEDGE_MS", "0"),
+        ] {
+            let err = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s"), (name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::env::{budget_percent, cors_origins, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies};
+use super::env::{
+    budget_percent, cors_origins, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies,
+};
 use super::{ConfigError, Settings, UpstreamSettings};
 
 #[derive(Deserialize, Default)]

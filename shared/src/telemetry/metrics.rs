@@ -155,9 +155,10 @@ impl Metrics {
         );
         // Touched too: a scrape shows them (as 0) before the first one.
         let extra = |name: &'static str| {
-            let counter = self
-                .recorder
-                .register_counter(&Key::from_parts(name, vec![Label::new("upstream", upstream)]), &METADATA);
+            let counter = self.recorder.register_counter(
+                &Key::from_parts(name, vec![Label::new("upstream", upstream)]),
+                &METADATA,
+            );
             counter.increment(0);
             counter
         };

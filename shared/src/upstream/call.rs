@@ -312,7 +312,10 @@ impl Upstream {
         // On refusal the ticket is dropped unjudged: a probe slot it held
         // is freed.
         let permit = self.in_flight.try_acquire().map_err(|_| UpstreamError::Overloaded)?;
-        Ok(Admitted { ticket, _permit: permit })
+        Ok(Admitted {
+            ticket,
+            _permit: permit,
+        })
     }
 
     /// One attempt: admitted and sent, or refused and counted as such
@@ -443,7 +446,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::config::{BreakerSettings, ClientSettings, UpstreamSettings};
+    use crate::config::{BreakerSettings, ClientSettings, RetrySettings, UpstreamSettings};
     use crate::context::Deadline;
     use crate::upstream::{BreakerState, build_client};
 
@@ -470,6 +473,77 @@ mod tests {
     fn attempts(metrics: &Metrics, outcome: &str) -> f64 {
         let series = format!("bff_upstream_requests_total{{upstream=\"silent\",outcome=\"{outcome}\"}}");
         metrics.sample(&series).unwrap_or(0.0)
+    }
+
+    /// An upstream at a loopback port nothing listens on, retried `retries`
+    /// times.
+    async fn refusing_upstream(metrics: &Metrics, retries: u32) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let breaker = BreakerSettings {
+            failures: 100,
+            open: Duration::from_secs(60),
+        };
+        let client = build_client(&ClientSettings::default()).unwrap();
+        let settings = UpstreamSettings::new(url);
+        let retry = RetrySettings {
+            retries,
+            backoff: Duration::from_millis(1),
+            budget_percent: 20,
+        };
+        Upstream::new("silent", &settings, &breaker, 1024, client, metrics).with_retry(&retry)
+    }
+
+    fn counted(metrics: &Metrics, name: &str) -> f64 {
+        metrics.sample(&format!("{name}{{upstream=\"silent\"}}")).unwrap_or(0.0)
+    }
+
+    #[tokio::test]
+    async fn a_post_whose_connection_was_refused_is_retried_and_every_attempt_counted() {
+        let metrics = Metrics::new();
+        let upstream = refusing_upstream(&metrics, 2).await;
+        let ctx = RequestCtx::detached("r-1", Deadline::after(Duration::from_secs(5)));
+        let key = [(
+            HeaderName::from_static("idempotency-key"),
+            HeaderValue::from_static("k"),
+        )];
+        let result = upstream
+            .post_json::<_, serde_json::Value>(&ctx, "/orders", &serde_json::json!({}), &key)
+            .await;
+        assert_eq!(result.unwrap_err(), UpstreamError::Transport);
+        assert_eq!(attempts(&metrics, "upstream_error"), 3.0, "the call and two retries");
+        assert_eq!(counted(&metrics, "bff_upstream_retries_total"), 2.0);
+    }
+
+    #[tokio::test]
+    async fn with_no_retries_configured_a_refused_get_is_one_attempt() {
+        let metrics = Metrics::new();
+        let upstream = refusing_upstream(&metrics, 0).await;
+        let ctx = RequestCtx::detached("r-1", Deadline::after(Duration::from_secs(5)));
+        let result = upstream.get_json::<serde_json::Value>(&ctx, "/x").await;
+        assert_eq!(result.unwrap_err(), UpstreamError::Transport);
+        assert_eq!(attempts(&metrics, "upstream_error"), 1.0);
+        assert_eq!(counted(&metrics, "bff_upstream_retries_total"), 0.0);
+        assert_eq!(counted(&metrics, "bff_upstream_hedges_total"), 0.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_is_sent_only_if_the_deadline_covers_the_wait_and_a_usual_attempt() {
+        let metrics = Metrics::new();
+        let upstream = refusing_upstream(&metrics, 3).await;
+        let ctx = RequestCtx::detached("r-1", Deadline::after(Duration::from_millis(100)));
+        let ms = Duration::from_millis;
+        assert!(upstream.fits(&ctx, ms(40), ms(50)));
+        assert!(!upstream.fits(&ctx, ms(60), ms(50)), "the failed attempt took 50 ms");
+        upstream.retry.answered_in(ms(90));
+        assert!(!upstream.fits(&ctx, ms(20), ms(1)), "answers usually take 90 ms");
+        tokio::time::advance(ms(95)).await;
+        upstream.retry.answered_in(ms(1));
+        assert!(
+            !upstream.fits(&ctx, ms(1), ms(1)),
+            "5 ms left, an answer takes about 79"
+        );
     }
 
     #[tokio::test]

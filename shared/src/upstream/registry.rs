@@ -24,15 +24,17 @@ impl Upstreams {
             };
             by_name.insert(
                 name,
-                Arc::new(Upstream::new(
-                    name,
-                    upstream,
-                    &settings.breaker,
-                    settings.upstream_max_body_bytes,
-                    client.clone(),
-                    metrics,
-                )
-                .with_retry(&settings.retry)),
+                Arc::new(
+                    Upstream::new(
+                        name,
+                        upstream,
+                        &settings.breaker,
+                        settings.upstream_max_body_bytes,
+                        client.clone(),
+                        metrics,
+                    )
+                    .with_retry(&settings.retry),
+                ),
             );
         }
         Ok(Self {

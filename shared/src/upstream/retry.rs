@@ -202,9 +202,15 @@ mod tests {
         for retry in 0..4 {
             let bound = Duration::from_millis(10 << retry);
             let waits: Vec<Duration> = (0..200).map(|_| policy.backoff(retry)).collect();
-            assert!(waits.iter().all(|w| *w <= bound), "retry {retry}: a wait over {bound:?}");
+            assert!(
+                waits.iter().all(|w| *w <= bound),
+                "retry {retry}: a wait over {bound:?}"
+            );
             let spread = waits.iter().max().unwrap().saturating_sub(*waits.iter().min().unwrap());
-            assert!(spread > bound / 2, "retry {retry}: waits are not spread out: {spread:?}");
+            assert!(
+                spread > bound / 2,
+                "retry {retry}: waits are not spread out: {spread:?}"
+            );
         }
         assert!(policy.backoff(40) <= Duration::from_millis(10 << MAX_DOUBLINGS));
     }
@@ -212,10 +218,19 @@ mod tests {
     #[test]
     fn another_attempt_is_expected_to_take_the_longer_of_the_usual_answer_and_the_failure() {
         let policy = policy(20);
-        assert_eq!(policy.expected_attempt(Duration::from_millis(3)), Duration::from_millis(3));
+        assert_eq!(
+            policy.expected_attempt(Duration::from_millis(3)),
+            Duration::from_millis(3)
+        );
         policy.answered_in(Duration::from_millis(80));
-        assert_eq!(policy.expected_attempt(Duration::from_millis(3)), Duration::from_millis(80));
-        assert_eq!(policy.expected_attempt(Duration::from_millis(200)), Duration::from_millis(200));
+        assert_eq!(
+            policy.expected_attempt(Duration::from_millis(3)),
+            Duration::from_millis(80)
+        );
+        assert_eq!(
+            policy.expected_attempt(Duration::from_millis(200)),
+            Duration::from_millis(200)
+        );
     }
 
     #[test]
