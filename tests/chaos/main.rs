@@ -75,6 +75,9 @@ const MARGIN: Duration = Duration::from_millis(250);
 /// before in the process (a panic's backtrace alone maps ~200 MiB of debug
 /// info).
 const RSS_GROWTH_MIB: u64 = 96;
+/// Settings added for one pass.
+type Extra = &'static [(&'static str, &'static str)];
+
 /// The settings of the second pass: retries on every upstream, and hedges
 /// on two that every screen calls, after a delay well inside the mobile
 /// deadline so they fire under the simulator's latency faults.
@@ -97,8 +100,7 @@ fn under_chaos_each_bff_answers_only_what_the_contract_allows_in_time_and_places
     count_panics();
     let mut failures = Vec::new();
     let secs = env_u64("CHAOS_SECS").unwrap_or(DEFAULT_SECS);
-    let passes: [(&str, &[(&str, &str)], u64); 2] =
-        [("defaults", &[], secs), ("retrying", &RETRYING, secs.div_ceil(2))];
+    let passes: [(&str, Extra, u64); 2] = [("defaults", &[], secs), ("retrying", &RETRYING, secs.div_ceil(2))];
     for (pass, extra, secs) in passes {
         for bff in [Bff::Mobile, Bff::Web] {
             let runtime = tokio::runtime::Builder::new_multi_thread()
