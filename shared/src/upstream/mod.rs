@@ -8,7 +8,7 @@
 //! while the request still had time). Bodies are read, or passed on, up to
 //! `BFF_UPSTREAM_MAX_BODY_BYTES`. Retries and hedges, when configured, go
 //! through the same checks and draw on a per-upstream budget
-//! ([`retry`]'s rules).
+//! (the rules are in `retry.rs`).
 //! Deciding what a failure means for the client (degraded section or error
 //! status) is left to [`crate::fanout`] and the handlers.
 
