@@ -259,7 +259,45 @@ fn apply_upstream(target: &mut UpstreamSettings, up: Upstream, url_key: &str) ->
         target.retries = Some(v);
     }
     if let Some(v) = up.hedge_ms {
-        target.hedge = Some(Duration::from_millis(v.max(1)));
+        let key = format!("{}hedge_ms", url_key.trim_end_matches("url"));
+        target.hedge = Some(Duration::from_millis(at_least_1(&key, v)?));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(text: &str) -> Result<Settings, ConfigError> {
+        let path = std::env::temp_dir().join(format!("bff-retry-{}-{}.toml", std::process::id(), text.len()));
+        std::fs::write(&path, text).unwrap();
+        let mut s = Settings::defaults("127.0.0.1:8081".parse().unwrap(), Duration::from_millis(500));
+        let result = apply(&mut s, &path).map(|()| s);
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    #[test]
+    fn the_retry_table_and_an_upstreams_retries_and_hedge_are_read() {
+        let s = applied(
+            "[retry]\nretries = 2\nbackoff_ms = 30\nbudget_percent = 10\n\
+             [upstreams.pricing]\nretries = 0\nhedge_ms = 40\n",
+        )
+        .unwrap();
+        assert_eq!(s.retry.retries, 2);
+        assert_eq!(s.retry.backoff, Duration::from_millis(30));
+        assert_eq!(s.retry.budget_percent, 10);
+        let pricing = s.upstream("pricing").unwrap();
+        assert_eq!(pricing.retries, Some(0));
+        assert_eq!(pricing.hedge, Some(Duration::from_millis(40)));
+    }
+
+    #[test]
+    fn a_hedge_of_zero_and_a_budget_over_1000_percent_are_refused_by_key() {
+        let err = applied("[upstreams.pricing]\nhedge_ms = 0\n").unwrap_err();
+        assert!(err.to_string().contains("upstreams.pricing.hedge_ms"), "{err}");
+        let err = applied("[retry]\nbudget_percent = 5000\n").unwrap_err();
+        assert!(err.to_string().contains("retry.budget_percent"), "{err}");
+    }
 }
