@@ -20,9 +20,14 @@
 //!
 //! A binary of its own, so that cargo runs it after the e2e tests rather
 //! than beside them: its timing bound must not compete for the CPU.
+//! Each BFF runs twice: at its defaults, then with retries and hedging on
+//! (`BFF_RETRIES=2`, hedges on users and pricing; DESIGN.md section 13),
+//! which must change none of the above.
+//!
 //! `CHAOS_SEED` replays a run's faults (the seed is printed), `CHAOS_SECS`
-//! sets the seconds of load per BFF (default 20). The summary lines show
-//! with `cargo test --test chaos -- --nocapture`.
+//! sets the seconds of load per BFF (default 20; the pass with retries runs
+//! half as long). The summary lines show with
+//! `cargo test --test chaos -- --nocapture`.
 
 #[path = "../e2e/support/mod.rs"]
 mod support;
@@ -70,6 +75,18 @@ const MARGIN: Duration = Duration::from_millis(250);
 /// before in the process (a panic's backtrace alone maps ~200 MiB of debug
 /// info).
 const RSS_GROWTH_MIB: u64 = 96;
+/// Settings added for one pass.
+type Extra = &'static [(&'static str, &'static str)];
+
+/// The settings of the second pass: retries on every upstream, and hedges
+/// on two that every screen calls, after a delay well inside the mobile
+/// deadline so they fire under the simulator's latency faults.
+const RETRYING: [(&str, &str); 3] = [
+    ("BFF_RETRIES", "2"),
+    ("BFF_UPSTREAM_USERS_HEDGE_MS", "60"),
+    ("BFF_UPSTREAM_PRICING_HEDGE_MS", "60"),
+];
+
 /// Breakers open after the default 5 failures and probe again after this:
 /// short, so that they open, half-open and close many times per run.
 const BREAKER_OPEN_MS: &str = "250";
@@ -82,20 +99,24 @@ static PANICS: AtomicU64 = AtomicU64::new(0);
 fn under_chaos_each_bff_answers_only_what_the_contract_allows_in_time_and_places_one_order_per_key() {
     count_panics();
     let mut failures = Vec::new();
-    for bff in [Bff::Mobile, Bff::Web] {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let violations = runtime.block_on(run(bff));
-        drop(runtime);
-        if !violations.is_empty() {
-            failures.push(format!(
-                "{bff:?}: {} violations:\n{}",
-                violations.len(),
-                violations.join("\n")
-            ));
+    let secs = env_u64("CHAOS_SECS").unwrap_or(DEFAULT_SECS);
+    let passes: [(&str, Extra, u64); 2] = [("defaults", &[], secs), ("retrying", &RETRYING, secs.div_ceil(2))];
+    for (pass, extra, secs) in passes {
+        for bff in [Bff::Mobile, Bff::Web] {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let violations = runtime.block_on(run(bff, pass, extra, secs));
+            drop(runtime);
+            if !violations.is_empty() {
+                failures.push(format!(
+                    "{bff:?} ({pass}): {} violations:\n{}",
+                    violations.len(),
+                    violations.join("\n")
+                ));
+            }
         }
     }
     let panics = PANICS.load(Ordering::SeqCst);
@@ -125,20 +146,18 @@ fn env_u64(name: &str) -> Option<u64> {
     }
 }
 
-/// One BFF's run; the violations it found.
-async fn run(bff: Bff) -> Vec<String> {
+/// One BFF's run of `secs` with `extra` settings (the pass named `pass`);
+/// the violations it found.
+async fn run(bff: Bff, pass: &str, extra: &[(&str, &str)], secs: u64) -> Vec<String> {
     let seed = env_u64("CHAOS_SEED").unwrap_or_else(rand::random);
-    let secs = env_u64("CHAOS_SECS").unwrap_or(DEFAULT_SECS);
-    eprintln!("chaos {bff:?}: seed {seed:#x} (CHAOS_SEED={seed:#x} replays its faults), {secs} s of load");
-    let stack = spawn_with(
-        bff,
-        &[
-            ("BFF_BREAKER_OPEN_MS", BREAKER_OPEN_MS),
-            ("BFF_RATE_LIMIT_RPS", "1000000"),
-            ("BFF_RATE_LIMIT_BURST", "1000000"),
-        ],
-    )
-    .await;
+    eprintln!("chaos {bff:?} ({pass}): seed {seed:#x} (CHAOS_SEED={seed:#x} replays its faults), {secs} s of load");
+    let mut settings = vec![
+        ("BFF_BREAKER_OPEN_MS", BREAKER_OPEN_MS),
+        ("BFF_RATE_LIMIT_RPS", "1000000"),
+        ("BFF_RATE_LIMIT_BURST", "1000000"),
+    ];
+    settings.extend_from_slice(extra);
+    let stack = spawn_with(bff, &settings).await;
     let deadline = stack.bff.platform.settings.deadline;
     let users: Vec<String> = (1..=CLIENTS).map(|n| format!("u-{n}")).collect();
     let mut owned = Vec::with_capacity(users.len());
@@ -198,7 +217,7 @@ async fn run(bff: Bff) -> Vec<String> {
     let endpoints: Vec<String> = tally.by_endpoint.iter().map(|(e, n)| format!("{e} {n}")).collect();
     let modes: Vec<String> = mix.modes.iter().map(|(m, n)| format!("{m} {n}")).collect();
     eprintln!(
-        "chaos {bff:?} seed {seed:#x}: {} requests in {:.1} s ({}); statuses {}; partial {}; pass-through bodies aborted {}, malformed passed on {}; \
+        "chaos {bff:?} ({pass}) seed {seed:#x}: {} requests in {:.1} s ({}); statuses {}; partial {}; pass-through bodies aborted {}, malformed passed on {}; \
          worst latency {} ms (deadline {} ms + margin {} ms: {}), {} answers later only by machine stalls (worst {} ms); checkout keys {}, 201 during the run {}, orders placed {} \
          (one per key); violations {} + {} after the run; VmRSS {} MiB before, {} MiB after (growth bound {} MiB); \
          {} fault windows: {}",
@@ -226,6 +245,19 @@ async fn run(bff: Bff) -> Vec<String> {
         mix.windows,
         modes.join(", "),
     );
+    let metrics = stack.bff.platform.metrics.render();
+    let total = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|line| line.starts_with(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let (retries, hedges) = (total("bff_upstream_retries_total"), total("bff_upstream_hedges_total"));
+    eprintln!("chaos {bff:?} ({pass}): {retries} retries, {hedges} hedges");
+    if !extra.is_empty() && retries == 0.0 {
+        violations.push("retries were on, and resets and 503s drew none".to_owned());
+    }
     if tally.requests < CLIENTS * 10 {
         violations.push(format!("only {} requests: the load did not run", tally.requests));
     }

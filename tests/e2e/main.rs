@@ -22,6 +22,7 @@ mod rate_limit;
 mod redis_mode;
 mod redis_stall;
 mod resilience;
+mod retries;
 mod trusted_proxies;
 mod upstream_bodies;
 mod web_cors;

@@ -65,6 +65,12 @@ pub mod vars {
     pub const REDIS_TIMEOUT_MS: &str = "BFF_REDIS_TIMEOUT_MS";
     /// Background JWKS refresh period, seconds.
     pub const JWT_JWKS_REFRESH_SECS: &str = "BFF_JWT_JWKS_REFRESH_SECS";
+    /// Retries of a failed upstream call, every upstream.
+    pub const RETRIES: &str = "BFF_RETRIES";
+    /// First retry backoff, ms.
+    pub const RETRY_BACKOFF_MS: &str = "BFF_RETRY_BACKOFF_MS";
+    /// Retries allowed per upstream, percent of its calls.
+    pub const RETRY_BUDGET_PERCENT: &str = "BFF_RETRY_BUDGET_PERCENT";
 
     /// `BFF_UPSTREAM_<NAME>_<SUFFIX>` for upstream `name`.
     pub fn upstream(name: &str, suffix: &str) -> String {
@@ -218,7 +224,11 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
         }
         let var = vars::upstream(name, "RETRIES");
         if let Some(v) = get(env, &var) {
-            upstream.retries = parse(&var, v, "a whole number of retries")?;
+            upstream.retries = Some(parse(&var, v, "a whole number of retries")?);
+        }
+        let var = vars::upstream(name, "HEDGE_MS");
+        if let Some(v) = get(env, &var) {
+            upstream.hedge = Some(positive_millis(&var, v)?);
         }
     }
     if let Some(v) = get(env, JWT_HS256_SECRET) {
@@ -304,6 +314,15 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
     if let Some(v) = get(env, REDIS_TIMEOUT_MS) {
         s.redis_timeout = positive_millis(REDIS_TIMEOUT_MS, v)?;
     }
+    if let Some(v) = get(env, RETRIES) {
+        s.retry.retries = parse(RETRIES, v, "a whole number of retries")?;
+    }
+    if let Some(v) = get(env, RETRY_BACKOFF_MS) {
+        s.retry.backoff = millis(RETRY_BACKOFF_MS, v)?;
+    }
+    if let Some(v) = get(env, RETRY_BUDGET_PERCENT) {
+        s.retry.budget_percent = budget_percent(RETRY_BUDGET_PERCENT, v)?;
+    }
     if let Some(v) = get(env, JWT_JWKS_REFRESH_SECS) {
         s.jwt.jwks_refresh = Duration::from_secs(positive(
             JWT_JWKS_REFRESH_SECS,
@@ -312,6 +331,19 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
         )?);
     }
     Ok(())
+}
+
+/// A retry budget in percent, 0 to 1000 (ten retries per call).
+pub(super) fn budget_percent(name: &str, value: &str) -> Result<u32, ConfigError> {
+    const WHAT: &str = "a whole number of percent from 0 to 1000";
+    let percent: u32 = parse(name, value, WHAT)?;
+    if percent > 1000 {
+        return Err(ConfigError::new(
+            name,
+            format!("invalid value \"{value}\": expected {WHAT}"),
+        ));
+    }
+    Ok(percent)
 }
 
 /// Splits and checks a comma-separated origin list (`scheme://host[:port]`).
@@ -401,7 +433,7 @@ mod tests {
         let profiles = s.upstream("profiles_v2").unwrap();
         assert_eq!(profiles.url.as_deref(), Some("https://profiles.internal"));
         assert_eq!(profiles.timeout, Some(Duration::from_millis(120)));
-        assert_eq!((profiles.max_in_flight, profiles.retries), (8, 2));
+        assert_eq!((profiles.max_in_flight, profiles.retries), (8, Some(2)));
         assert_eq!(
             s.upstream("orders").unwrap().url.as_deref(),
             Some("http://127.0.0.1:9102")
@@ -499,6 +531,38 @@ mod tests {
         assert!(err.contains("BFF_JWT_HS256_SECRET"), "{err}");
         assert!(err.contains("BFF_JWT_PUBLIC_KEY_FILE"), "{err}");
         assert!(err.contains("BFF_JWT_JWKS_URL"), "{err}");
+    }
+
+    #[test]
+    fn retry_variables_are_read_and_an_upstreams_own_count_is_kept_apart() {
+        let s = load(
+            defaults(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("BFF_RETRIES", "2"),
+                ("BFF_UPSTREAM_USERS_RETRIES", "0"),
+                ("BFF_RETRY_BACKOFF_MS", "25"),
+                ("BFF_RETRY_BUDGET_PERCENT", "50"),
+                ("BFF_UPSTREAM_PRICING_HEDGE_MS", "40"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.retry.retries, 2);
+        assert_eq!(s.retry.backoff, Duration::from_millis(25));
+        assert_eq!(s.retry.budget_percent, 50);
+        assert_eq!(s.upstream("users").unwrap().retries, Some(0));
+        assert_eq!(s.upstream("orders").unwrap().retries, None);
+        assert_eq!(s.upstream("pricing").unwrap().hedge, Some(Duration::from_millis(40)));
+        assert_eq!(s.upstream("users").unwrap().hedge, None);
+        for (name, value) in [
+            ("BFF_RETRY_BUDGET_PERCENT", "1001"),
+            ("BFF_RETRIES", "-1"),
+            ("BFF_UPSTREAM_USERS_HEDGE_MS", "0"),
+        ] {
+            let err = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s"), (name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

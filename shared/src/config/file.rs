@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::env::{cors_origins, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies};
+use super::env::{
+    budget_percent, cors_origins, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies,
+};
 use super::{ConfigError, Settings, UpstreamSettings};
 
 #[derive(Deserialize, Default)]
@@ -46,6 +48,8 @@ struct File {
     cache: Cache,
     #[serde(default)]
     client: Client,
+    #[serde(default)]
+    retry: Retry,
     #[serde(default)]
     upstreams: BTreeMap<String, Upstream>,
 }
@@ -103,11 +107,20 @@ struct Client {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct Retry {
+    retries: Option<u32>,
+    backoff_ms: Option<u64>,
+    budget_percent: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct Upstream {
     url: Option<String>,
     timeout_ms: Option<u64>,
     max_in_flight: Option<usize>,
     retries: Option<u32>,
+    hedge_ms: Option<u64>,
 }
 
 pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
@@ -207,6 +220,15 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
     if let Some(v) = file.client.pool_idle_timeout_ms {
         s.client.pool_idle_timeout = ms(v);
     }
+    if let Some(v) = file.retry.retries {
+        s.retry.retries = v;
+    }
+    if let Some(v) = file.retry.backoff_ms {
+        s.retry.backoff = ms(v);
+    }
+    if let Some(v) = file.retry.budget_percent {
+        s.retry.budget_percent = budget_percent(&key("retry.budget_percent"), &v.to_string())?;
+    }
     for (name, up) in file.upstreams {
         let Some(target) = s.upstreams.get_mut(&name) else {
             return Err(ConfigError::new(
@@ -237,7 +259,11 @@ fn apply_upstream(target: &mut UpstreamSettings, up: Upstream, url_key: &str) ->
         target.max_in_flight = v;
     }
     if let Some(v) = up.retries {
-        target.retries = v;
+        target.retries = Some(v);
+    }
+    if let Some(v) = up.hedge_ms {
+        let key = format!("{}hedge_ms", url_key.trim_end_matches("url"));
+        target.hedge = Some(Duration::from_millis(at_least_1(&key, v)?));
     }
     Ok(())
 }
@@ -274,7 +300,7 @@ mod tests {
         let profiles = settings.upstream("profiles").expect("declared");
         assert_eq!(profiles.url.as_deref(), Some("http://127.0.0.1:9101"));
         assert_eq!(profiles.timeout, Some(Duration::from_millis(200)));
-        assert_eq!((profiles.max_in_flight, profiles.retries), (4, 1));
+        assert_eq!((profiles.max_in_flight, profiles.retries), (4, Some(1)));
     }
 
     #[test]
@@ -288,5 +314,38 @@ mod tests {
         let err = err.expect_err("users is not declared");
         assert!(err.variable.ends_with(": upstreams.users"), "{err}");
         assert!(!err.to_string().contains('\n'), "{err}");
+    }
+
+    fn applied(text: &str) -> Result<Settings, ConfigError> {
+        let path = std::env::temp_dir().join(format!("bff-retry-{}-{}.toml", std::process::id(), text.len()));
+        std::fs::write(&path, text).unwrap();
+        let mut s = Settings::defaults("127.0.0.1:8081".parse().unwrap(), Duration::from_millis(500));
+        s.declare_upstream("pricing", Some("http://127.0.0.1:9104"));
+        let result = apply(&mut s, &path).map(|()| s);
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    #[test]
+    fn the_retry_table_and_an_upstreams_retries_and_hedge_are_read() {
+        let s = applied(
+            "[retry]\nretries = 2\nbackoff_ms = 30\nbudget_percent = 10\n\
+             [upstreams.pricing]\nretries = 0\nhedge_ms = 40\n",
+        )
+        .unwrap();
+        assert_eq!(s.retry.retries, 2);
+        assert_eq!(s.retry.backoff, Duration::from_millis(30));
+        assert_eq!(s.retry.budget_percent, 10);
+        let pricing = s.upstream("pricing").unwrap();
+        assert_eq!(pricing.retries, Some(0));
+        assert_eq!(pricing.hedge, Some(Duration::from_millis(40)));
+    }
+
+    #[test]
+    fn a_hedge_of_zero_and_a_budget_over_1000_percent_are_refused_by_key() {
+        let err = applied("[upstreams.pricing]\nhedge_ms = 0\n").unwrap_err();
+        assert!(err.to_string().contains("upstreams.pricing.hedge_ms"), "{err}");
+        let err = applied("[retry]\nbudget_percent = 5000\n").unwrap_err();
+        assert!(err.to_string().contains("retry.budget_percent"), "{err}");
     }
 }

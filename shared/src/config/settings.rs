@@ -49,6 +49,8 @@ pub struct Settings {
     /// `BFF_REDIS_TIMEOUT_MS`: bound on each Redis call (also bounded by
     /// what remains of the request's deadline). Default: 50 ms.
     pub redis_timeout: Duration,
+    /// Retries and their budget, for every upstream (DESIGN.md section 13).
+    pub retry: RetrySettings,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
             edge: EdgeSettings::default(),
             upstream_max_body_bytes: 8 * 1024 * 1024,
             redis_timeout: Duration::from_millis(50),
+            retry: RetrySettings::default(),
         }
     }
 
@@ -165,9 +168,12 @@ pub struct UpstreamSettings {
     /// In-flight cap (bulkhead): calls beyond it are refused as
     /// `overloaded` without being sent. Default: 512.
     pub max_in_flight: usize,
-    /// Retries of idempotent GETs after a connection failure, while the
-    /// deadline allows. Default: 0, so every call is exactly one attempt.
-    pub retries: u32,
+    /// `BFF_UPSTREAM_<NAME>_RETRIES`: this upstream's retries, overriding
+    /// `BFF_RETRIES` ([`RetrySettings::retries`]). Default: unset.
+    pub retries: Option<u32>,
+    /// `BFF_UPSTREAM_<NAME>_HEDGE_MS`: a GET not answered after this long
+    /// is sent once more. Default: off.
+    pub hedge: Option<Duration>,
 }
 
 impl UpstreamSettings {
@@ -177,7 +183,36 @@ impl UpstreamSettings {
             url: Some(url),
             timeout: None,
             max_in_flight: 512,
+            retries: None,
+            hedge: None,
+        }
+    }
+}
+
+/// Retries of upstream calls (DESIGN.md section 13), shared by every
+/// upstream; each upstream keeps its own budget.
+#[derive(Debug, Clone, Copy)]
+pub struct RetrySettings {
+    /// `BFF_RETRIES`: retries of a failed call, for every upstream without
+    /// its own `BFF_UPSTREAM_<NAME>_RETRIES`. Default: 0, so every call is
+    /// exactly one attempt.
+    pub retries: u32,
+    /// `BFF_RETRY_BACKOFF_MS`: the first retry waits up to this long (full
+    /// jitter), each further one up to twice as long as the one before.
+    /// Default: 10 ms.
+    pub backoff: Duration,
+    /// `BFF_RETRY_BUDGET_PERCENT`: retries and hedges allowed per upstream,
+    /// as a share of its calls over the last 10 s, on top of 10 per second.
+    /// At most 1000. Default: 20.
+    pub budget_percent: u32,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
             retries: 0,
+            backoff: Duration::from_millis(10),
+            budget_percent: 20,
         }
     }
 }

@@ -153,10 +153,21 @@ impl Metrics {
             ),
             &METADATA,
         );
+        // Touched too: a scrape shows them (as 0) before the first one.
+        let extra = |name: &'static str| {
+            let counter = self.recorder.register_counter(
+                &Key::from_parts(name, vec![Label::new("upstream", upstream)]),
+                &METADATA,
+            );
+            counter.increment(0);
+            counter
+        };
         UpstreamMetrics {
             ok: outcome("ok"),
             reasons,
             cancelled,
+            retries: extra("bff_upstream_retries_total"),
+            hedges: extra("bff_upstream_hedges_total"),
             breaker,
             latency,
         }
@@ -180,6 +191,8 @@ pub struct UpstreamMetrics {
     ok: Counter,
     reasons: [Counter; 6],
     cancelled: Counter,
+    retries: Counter,
+    hedges: Counter,
     /// `bff_circuit_breaker_state{upstream}`, handed to the upstream's
     /// breaker, which sets it at each transition.
     pub breaker: Gauge,
@@ -206,6 +219,18 @@ impl UpstreamMetrics {
     /// outcome `cancelled`, which says nothing about the upstream.
     pub fn cancelled(&self) {
         self.cancelled.increment(1);
+    }
+
+    /// Counts one retry sent (`bff_upstream_retries_total`); the attempt
+    /// itself is counted by its outcome as well.
+    pub fn retry(&self) {
+        self.retries.increment(1);
+    }
+
+    /// Counts one hedge sent (`bff_upstream_hedges_total`); the attempt
+    /// itself is counted by its outcome as well.
+    pub fn hedge(&self) {
+        self.hedges.increment(1);
     }
 
     /// Records the duration of an attempt that was sent.

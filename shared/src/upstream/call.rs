@@ -1,6 +1,9 @@
 //! One upstream and the life of a call to it: deadline check, breaker,
-//! bulkhead, send with the remaining budget, classify. Accounting for each
-//! sent attempt is [`super::attempt`]'s, bounding bodies [`super::body`]'s.
+//! bulkhead, send with the remaining budget, classify; then, when
+//! configured, retries and a hedge through the same checks. Accounting for
+//! each sent attempt is [`super::attempt`]'s, bounding bodies
+//! [`super::body`]'s, when to retry and the budget [`super::retry`]'s,
+//! the attempts after the first `retrying`'s.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,16 +13,19 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use super::attempt::Attempt;
 use super::body::{StreamedJson, read_capped};
-use super::breaker::Breaker;
+use super::breaker::{Breaker, Ticket};
 use super::error::UpstreamError;
-use crate::config::{BreakerSettings, UpstreamSettings};
+use super::retry::RetryPolicy;
+use crate::config::{BreakerSettings, RetrySettings, UpstreamSettings};
 use crate::context::RequestCtx;
 use crate::telemetry::{Metrics, UpstreamMetrics};
+
+mod retrying;
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -31,7 +37,8 @@ pub struct Upstream {
     name: &'static str,
     base_url: String,
     timeout: Option<Duration>,
-    retries: u32,
+    /// Retries, hedging and their budget.
+    retry: RetryPolicy,
     /// The largest body read or passed on (`BFF_UPSTREAM_MAX_BODY_BYTES`).
     max_body_bytes: usize,
     client: reqwest::Client,
@@ -40,7 +47,10 @@ pub struct Upstream {
     metrics: UpstreamMetrics,
 }
 
-/// An outgoing request before the common headers are added.
+/// An outgoing request before the common headers are added; cloned for
+/// each retry or hedge, so every attempt carries the same headers (and
+/// `Idempotency-Key`).
+#[derive(Clone)]
 struct Outgoing<'a> {
     method: Method,
     path: &'a str,
@@ -48,9 +58,26 @@ struct Outgoing<'a> {
     headers: &'a [(HeaderName, HeaderValue)],
 }
 
+/// Permission to send one attempt: the breaker's ticket and a place under
+/// the in-flight cap, held until the attempt ends.
+struct Admitted<'a> {
+    ticket: Ticket<'a>,
+    _permit: SemaphorePermit<'a>,
+}
+
+/// How one attempt ended.
+struct Tried<T> {
+    result: Result<T, UpstreamError>,
+    /// The connection failed before the request was written.
+    unsent: bool,
+    /// From sending to the result.
+    elapsed: Duration,
+}
+
 impl Upstream {
     /// An upstream called `name` with its settings and a share of
-    /// `client`, reading bodies of at most `max_body_bytes`.
+    /// `client`, reading bodies of at most `max_body_bytes`. Retries use
+    /// the default shared settings until [`Upstream::with_retry`].
     pub fn new(
         name: &'static str,
         settings: &UpstreamSettings,
@@ -65,13 +92,21 @@ impl Upstream {
             // `Upstreams::new` refuses an upstream without a URL.
             base_url: settings.url.clone().unwrap_or_default(),
             timeout: settings.timeout,
-            retries: settings.retries,
+            retry: RetryPolicy::new(settings.retries, settings.hedge, &RetrySettings::default()),
             max_body_bytes,
             client,
             breaker: Breaker::new(breaker.failures, breaker.open).with_gauge(metrics.breaker.clone()),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
             metrics,
         }
+    }
+
+    /// The same upstream under the shared retry settings (`BFF_RETRIES`,
+    /// `BFF_RETRY_BACKOFF_MS`, `BFF_RETRY_BUDGET_PERCENT`); its own
+    /// `BFF_UPSTREAM_<NAME>_RETRIES` still wins.
+    pub fn with_retry(mut self, settings: &RetrySettings) -> Self {
+        self.retry = self.retry.rebuilt(settings);
+        self
     }
 
     /// The upstream's name, as used in metrics and logs.
@@ -85,8 +120,7 @@ impl Upstream {
     }
 
     /// `GET path` (path and query, already encoded) and decode a JSON body.
-    /// Connection failures are retried up to the configured count while
-    /// the deadline allows (GETs are idempotent).
+    /// Retried and hedged as configured (GETs are idempotent).
     pub async fn get_json<T: DeserializeOwned>(&self, ctx: &RequestCtx, path: &str) -> Result<T, UpstreamError> {
         self.get_json_weighted(ctx, path).await.map(|(value, _)| value)
     }
@@ -98,29 +132,14 @@ impl Upstream {
         ctx: &RequestCtx,
         path: &str,
     ) -> Result<(T, usize), UpstreamError> {
-        let mut attempts_left = self.retries;
-        loop {
-            let outgoing = Outgoing {
-                method: Method::GET,
-                path,
-                body: None,
-                headers: &[],
-            };
-            match self
-                .call(ctx, outgoing, |r| read_json_weighted::<T>(r, self.max_body_bytes))
-                .await
-            {
-                Err(UpstreamError::Transport) if attempts_left > 0 && !ctx.deadline.remaining().is_zero() => {
-                    attempts_left -= 1;
-                }
-                other => return other,
-            }
-        }
+        self.get(ctx, path, |r| read_json_weighted::<T>(r, self.max_body_bytes))
+            .await
     }
 
     /// `POST path` with a JSON body and extra headers (such as
-    /// `Idempotency-Key`); decodes a JSON answer. Never retried here: a
-    /// retry of a write is the caller's decision.
+    /// `Idempotency-Key`); decodes a JSON answer. Retried only when the
+    /// connection failed before the request was written, with the same
+    /// headers: whatever else happened, the upstream may have acted on it.
     pub async fn post_json<B: Serialize, T: DeserializeOwned>(
         &self,
         ctx: &RequestCtx,
@@ -135,7 +154,7 @@ impl Upstream {
             body: Some(Bytes::from(body)),
             headers,
         };
-        self.call(ctx, outgoing, |r| read_json::<T>(r, self.max_body_bytes))
+        self.post(ctx, outgoing, &|r| read_json::<T>(r, self.max_body_bytes))
             .await
     }
 
@@ -144,41 +163,67 @@ impl Upstream {
     /// over the cap, is `BadResponse`. The attempt is accounted for (and
     /// the breaker told) once the head arrives; the body that follows is
     /// bounded by the request's deadline and the cap (see [`StreamedJson`]).
+    /// Retries and hedges happen before a head is accepted, never once the
+    /// body flows.
     pub async fn get_streaming(&self, ctx: &RequestCtx, path: &str) -> Result<StreamedJson, UpstreamError> {
-        let outgoing = Outgoing {
-            method: Method::GET,
-            path,
-            body: None,
-            headers: &[],
-        };
         let deadline = ctx.deadline.instant();
-        self.call(ctx, outgoing, |response| {
+        self.get(ctx, path, |response| {
             std::future::ready(StreamedJson::accept(self.name, response, deadline, self.max_body_bytes))
         })
         .await
     }
 
-    async fn call<T, F, Fut>(&self, ctx: &RequestCtx, outgoing: Outgoing<'_>, read: F) -> Result<T, UpstreamError>
-    where
-        F: FnOnce(reqwest::Response) -> Fut,
-        Fut: Future<Output = Result<T, UpstreamError>>,
-    {
-        let now = Instant::now();
-        let deadline = ctx.deadline.instant();
-        if now >= deadline {
-            // Never sent: nothing to judge the upstream by.
-            self.metrics.attempt(Err(UpstreamError::Timeout.reason()));
+    /// Deadline, breaker, in-flight cap: whether an attempt may be sent.
+    fn admit(&self, ctx: &RequestCtx) -> Result<Admitted<'_>, UpstreamError> {
+        if Instant::now() >= ctx.deadline.instant() {
             return Err(UpstreamError::Timeout);
         }
-        let Some(ticket) = self.breaker.try_acquire() else {
-            self.metrics.attempt(Err(UpstreamError::CircuitOpen.reason()));
-            return Err(UpstreamError::CircuitOpen);
-        };
-        let Ok(_permit) = self.in_flight.try_acquire() else {
-            // The ticket is dropped unjudged: a probe slot it held is freed.
-            self.metrics.attempt(Err(UpstreamError::Overloaded.reason()));
-            return Err(UpstreamError::Overloaded);
-        };
+        let ticket = self.breaker.try_acquire().ok_or(UpstreamError::CircuitOpen)?;
+        // On refusal the ticket is dropped unjudged: a probe slot it held
+        // is freed.
+        let permit = self.in_flight.try_acquire().map_err(|_| UpstreamError::Overloaded)?;
+        Ok(Admitted {
+            ticket,
+            _permit: permit,
+        })
+    }
+
+    /// One attempt: admitted and sent, or refused and counted as such
+    /// (a refused call is an attempt with nothing to judge the upstream by).
+    async fn call<T, F, Fut>(&self, ctx: &RequestCtx, outgoing: Outgoing<'_>, read: &F) -> Tried<T>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
+        match self.admit(ctx) {
+            Ok(admitted) => self.send(ctx, outgoing, admitted, read).await,
+            Err(e) => {
+                self.metrics.attempt(Err(e.reason()));
+                Tried {
+                    result: Err(e),
+                    unsent: true,
+                    elapsed: Duration::ZERO,
+                }
+            }
+        }
+    }
+
+    /// Sends an admitted attempt with the remaining budget and classifies
+    /// its answer.
+    async fn send<T, F, Fut>(
+        &self,
+        ctx: &RequestCtx,
+        outgoing: Outgoing<'_>,
+        admitted: Admitted<'_>,
+        read: &F,
+    ) -> Tried<T>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
+        let Admitted { ticket, _permit } = admitted;
+        let now = Instant::now();
+        let deadline = ctx.deadline.instant();
         // One limit for this timer and for the accounting below, so a
         // timeout is a timeout whichever timer (this one, a fan-out's, a
         // handler's) fires first.
@@ -187,9 +232,13 @@ impl Upstream {
         // From here until `finish`, dropping this future is accounted for
         // by the attempt's guard.
         let attempt = Attempt::start(&self.metrics, &self.breaker, ticket, limit);
+        let mut unsent = false;
         let result = match tokio::time::timeout_at(limit, async {
             let response = request.send().await.map_err(|e| {
                 tracing::debug!(upstream = self.name, error = %e, "upstream request failed");
+                // The connection was never made, so the request was not
+                // written: the one failure after which a POST is retried.
+                unsent = e.is_connect();
                 UpstreamError::Transport
             })?;
             let status = response.status();
@@ -207,10 +256,18 @@ impl Upstream {
             Err(_) => Err(UpstreamError::Timeout),
         };
         attempt.finish(&result);
-        if let Err(e) = &result {
-            tracing::debug!(upstream = self.name, request_id = %ctx.request_id, reason = e.reason().as_str(), "upstream call degraded");
+        let elapsed = now.elapsed();
+        match &result {
+            Ok(_) => self.retry.answered_in(elapsed),
+            Err(e) => {
+                tracing::debug!(upstream = self.name, request_id = %ctx.request_id, reason = e.reason().as_str(), "upstream call degraded");
+            }
         }
-        result
+        Tried {
+            result,
+            unsent,
+            elapsed,
+        }
     }
 
     fn build(&self, ctx: &RequestCtx, outgoing: Outgoing<'_>, budget: Duration) -> reqwest::RequestBuilder {
@@ -259,7 +316,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::config::{BreakerSettings, ClientSettings, UpstreamSettings};
+    use crate::config::{BreakerSettings, ClientSettings, RetrySettings, UpstreamSettings};
     use crate::context::Deadline;
     use crate::upstream::{BreakerState, build_client};
 
@@ -286,6 +343,77 @@ mod tests {
     fn attempts(metrics: &Metrics, outcome: &str) -> f64 {
         let series = format!("bff_upstream_requests_total{{upstream=\"silent\",outcome=\"{outcome}\"}}");
         metrics.sample(&series).unwrap_or(0.0)
+    }
+
+    /// An upstream at a loopback port nothing listens on, retried `retries`
+    /// times.
+    async fn refusing_upstream(metrics: &Metrics, retries: u32) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let breaker = BreakerSettings {
+            failures: 100,
+            open: Duration::from_secs(60),
+        };
+        let client = build_client(&ClientSettings::default()).unwrap();
+        let settings = UpstreamSettings::new(url);
+        let retry = RetrySettings {
+            retries,
+            backoff: Duration::from_millis(1),
+            budget_percent: 20,
+        };
+        Upstream::new("silent", &settings, &breaker, 1024, client, metrics).with_retry(&retry)
+    }
+
+    fn counted(metrics: &Metrics, name: &str) -> f64 {
+        metrics.sample(&format!("{name}{{upstream=\"silent\"}}")).unwrap_or(0.0)
+    }
+
+    #[tokio::test]
+    async fn a_post_whose_connection_was_refused_is_retried_and_every_attempt_counted() {
+        let metrics = Metrics::new();
+        let upstream = refusing_upstream(&metrics, 2).await;
+        let ctx = RequestCtx::detached("r-1", Deadline::after(Duration::from_secs(5)));
+        let key = [(
+            HeaderName::from_static("idempotency-key"),
+            HeaderValue::from_static("k"),
+        )];
+        let result = upstream
+            .post_json::<_, serde_json::Value>(&ctx, "/orders", &serde_json::json!({}), &key)
+            .await;
+        assert_eq!(result.unwrap_err(), UpstreamError::Transport);
+        assert_eq!(attempts(&metrics, "upstream_error"), 3.0, "the call and two retries");
+        assert_eq!(counted(&metrics, "bff_upstream_retries_total"), 2.0);
+    }
+
+    #[tokio::test]
+    async fn with_no_retries_configured_a_refused_get_is_one_attempt() {
+        let metrics = Metrics::new();
+        let upstream = refusing_upstream(&metrics, 0).await;
+        let ctx = RequestCtx::detached("r-1", Deadline::after(Duration::from_secs(5)));
+        let result = upstream.get_json::<serde_json::Value>(&ctx, "/x").await;
+        assert_eq!(result.unwrap_err(), UpstreamError::Transport);
+        assert_eq!(attempts(&metrics, "upstream_error"), 1.0);
+        assert_eq!(counted(&metrics, "bff_upstream_retries_total"), 0.0);
+        assert_eq!(counted(&metrics, "bff_upstream_hedges_total"), 0.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_is_sent_only_if_the_deadline_covers_the_wait_and_a_usual_attempt() {
+        let metrics = Metrics::new();
+        let upstream = refusing_upstream(&metrics, 3).await;
+        let ctx = RequestCtx::detached("r-1", Deadline::after(Duration::from_millis(100)));
+        let ms = Duration::from_millis;
+        assert!(upstream.fits(&ctx, ms(40), ms(50)));
+        assert!(!upstream.fits(&ctx, ms(60), ms(50)), "the failed attempt took 50 ms");
+        upstream.retry.answered_in(ms(90));
+        assert!(!upstream.fits(&ctx, ms(20), ms(1)), "answers usually take 90 ms");
+        tokio::time::advance(ms(95)).await;
+        upstream.retry.answered_in(ms(1));
+        assert!(
+            !upstream.fits(&ctx, ms(1), ms(1)),
+            "5 ms left, an answer takes about 79"
+        );
     }
 
     #[tokio::test]

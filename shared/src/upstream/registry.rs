@@ -34,14 +34,17 @@ impl Upstreams {
             let name = intern(name);
             by_name.insert(
                 name,
-                Arc::new(Upstream::new(
-                    name,
-                    upstream,
-                    &settings.breaker,
-                    settings.upstream_max_body_bytes,
-                    client.clone(),
-                    metrics,
-                )),
+                Arc::new(
+                    Upstream::new(
+                        name,
+                        upstream,
+                        &settings.breaker,
+                        settings.upstream_max_body_bytes,
+                        client.clone(),
+                        metrics,
+                    )
+                    .with_retry(&settings.retry),
+                ),
             );
         }
         Ok(Self {
