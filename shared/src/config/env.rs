@@ -382,6 +382,13 @@ mod tests {
         settings
     }
 
+    /// [`defaults`] plus a third upstream, for per-upstream overrides.
+    fn with_pricing() -> Settings {
+        let mut settings = defaults();
+        settings.declare_upstream("pricing", Some("http://127.0.0.1:9104"));
+        settings
+    }
+
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
@@ -536,7 +543,7 @@ mod tests {
     #[test]
     fn retry_variables_are_read_and_an_upstreams_own_count_is_kept_apart() {
         let s = load(
-            defaults(),
+            with_pricing(),
             None,
             &env(&[
                 ("BFF_JWT_HS256_SECRET", "s"),
@@ -560,7 +567,12 @@ mod tests {
             ("BFF_RETRIES", "-1"),
             ("BFF_UPSTREAM_USERS_HEDGE_MS", "0"),
         ] {
-            let err = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s"), (name, value)])).unwrap_err();
+            let err = load(
+                with_pricing(),
+                None,
+                &env(&[("BFF_JWT_HS256_SECRET", "s"), (name, value)]),
+            )
+            .unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
     }
