@@ -41,6 +41,14 @@ pub mod vars {
     pub const MAX_BODY_BYTES: &str = "BFF_MAX_BODY_BYTES";
     /// `json` or `pretty`.
     pub const LOG_FORMAT: &str = "BFF_LOG_FORMAT";
+    /// OTLP/HTTP base URL; traces go to `<it>/v1/traces`.
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// OTLP/HTTP traces URL, used as is; wins over the base URL.
+    pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    /// `service.name` of exported spans.
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// The longest a finished span waits before export, ms.
+    pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
     /// Fresh lifetime of cached catalog reads, ms.
     pub const CACHE_PRODUCT_TTL_MS: &str = "BFF_CACHE_PRODUCT_TTL_MS";
     /// Fresh lifetime of cached prices, ms.
@@ -201,6 +209,25 @@ pub(super) fn log_format(name: &str, value: &str) -> Result<LogFormat, ConfigErr
     }
 }
 
+/// The `OTEL_*` variables of docs/configuration.md#traces.
+fn apply_otel(s: &mut Settings, env: &HashMap<String, String>) -> Result<(), ConfigError> {
+    use vars::*;
+    if let Some(v) = get(env, OTEL_EXPORTER_OTLP_ENDPOINT) {
+        s.traces.endpoint = Some(format!("{}/v1/traces", parse_url(OTEL_EXPORTER_OTLP_ENDPOINT, v)?));
+    }
+    if let Some(v) = get(env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
+        parse_url(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, v)?;
+        s.traces.endpoint = Some(v.to_owned());
+    }
+    if let Some(v) = get(env, OTEL_SERVICE_NAME) {
+        s.traces.service_name = Some(v.to_owned());
+    }
+    if let Some(v) = get(env, OTEL_BSP_SCHEDULE_DELAY) {
+        s.traces.schedule_delay = positive_millis(OTEL_BSP_SCHEDULE_DELAY, v)?;
+    }
+    Ok(())
+}
+
 pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(), ConfigError> {
     use vars::*;
     if let Some(v) = get(env, LISTEN) {
@@ -280,6 +307,7 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
     if let Some(v) = get(env, LOG_FORMAT) {
         s.log_format = log_format(LOG_FORMAT, v)?;
     }
+    apply_otel(s, env)?;
     if let Some(v) = get(env, CACHE_PRODUCT_TTL_MS) {
         s.cache.product_ttl = millis(CACHE_PRODUCT_TTL_MS, v)?;
     }
