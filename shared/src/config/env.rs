@@ -562,9 +562,56 @@ mod tests {
     }
 
     #[test]
-    fn retry_variables_are_read_and_an_upstreams_own_count_is_kept_apart() {
+    fn otel_variables_choose_the_traces_url_service_name_and_delay() {
+        let base = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s")])).unwrap();
+        assert_eq!(base.traces.endpoint, None, "export is off by default");
+        assert_eq!(base.traces.schedule_delay, Duration::from_secs(5));
         let s = load(
             defaults(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+                ("OTEL_SERVICE_NAME", "mobile-eu"),
+                ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.traces.endpoint.as_deref(), Some("http://collector:4318/v1/traces"));
+        assert_eq!(s.traces.service_name.as_deref(), Some("mobile-eu"));
+        assert_eq!(s.traces.schedule_delay, Duration::from_millis(200));
+        let s = load(
+            defaults(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://other:4318/custom/traces"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.traces.endpoint.as_deref(), Some("http://other:4318/custom/traces"));
+        for (name, value) in [
+            ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector"),
+        ] {
+            let err = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s"), (name, value)])).unwrap_err();
+            assert_eq!(err.variable, name, "{err}");
+            assert_eq!(err.to_string().lines().count(), 1, "{err}");
+        }
+    }
+
+    #[test]
+    fn retry_variables_are_read_and_an_upstreams_own_count_is_kept_apart() {
+        let s = load(
+            {
+                // A hedged upstream of its own.
+                let mut settings = defaults();
+                settings.declare_upstream("pricing", Some("http://127.0.0.1:9103"));
+                settings
+            },
             None,
             &env(&[
                 ("BFF_JWT_HS256_SECRET", "s"),
