@@ -32,7 +32,9 @@ fn answer(path: &str) -> (u16, String) {
         } else {
             (
                 200,
-                format!(r#"{{"items":[{{"product_id":"{id}","currency":"EUR","amount_cents":1999,"discount_pct":0}}]}}"#),
+                format!(
+                    r#"{{"items":[{{"product_id":"{id}","currency":"EUR","amount_cents":1999,"discount_pct":0}}]}}"#
+                ),
             )
         }
     } else if path.starts_with("/stock") {

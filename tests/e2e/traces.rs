@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::routing::post;
 use bff_stack::simulator::{Fault, RecordedRequest, Service};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
@@ -37,12 +37,18 @@ fn upstream_calls(stack: &Stack) -> Vec<(Service, RecordedRequest)> {
 
 /// `(trace id, span id, flags)` of a recorded request's `traceparent`.
 fn traceparent(request: &RecordedRequest) -> (String, String, String) {
-    let value = request.header("traceparent").expect("every upstream call carries a traceparent");
+    let value = request
+        .header("traceparent")
+        .expect("every upstream call carries a traceparent");
     let parts: Vec<&str> = value.split('-').collect();
     assert_eq!(parts.len(), 4, "{value}");
     assert_eq!(parts[0], "00", "{value}");
     assert_eq!((parts[1].len(), parts[2].len(), parts[3].len()), (32, 16, 2), "{value}");
-    assert!(value.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert!(
+        value
+            .bytes()
+            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
     (parts[1].to_owned(), parts[2].to_owned(), parts[3].to_owned())
 }
 
@@ -99,7 +105,11 @@ async fn an_invalid_client_traceparent_is_ignored_and_a_new_trace_started() {
     for bad in [upper.as_str(), zero.as_str(), "00-garbage", "01-x"] {
         stack.sim.reset_counters();
         let answer = stack
-            .get("/v1/home", Some(&token("u-1")), &[("traceparent", bad), ("tracestate", "k=v")])
+            .get(
+                "/v1/home",
+                Some(&token("u-1")),
+                &[("traceparent", bad), ("tracestate", "k=v")],
+            )
             .await;
         assert_eq!(answer.status, 200, "{}", answer.text);
         for (_, call) in upstream_calls(&stack) {
@@ -107,7 +117,11 @@ async fn an_invalid_client_traceparent_is_ignored_and_a_new_trace_started() {
             assert_ne!(trace.to_lowercase(), CLIENT_TRACE, "{bad}");
             assert_ne!(trace, "0".repeat(32), "{bad}");
             assert_eq!(flags, "01");
-            assert_eq!(call.header("tracestate"), None, "a tracestate without its traceparent is dropped");
+            assert_eq!(
+                call.header("tracestate"),
+                None,
+                "a tracestate without its traceparent is dropped"
+            );
         }
     }
 }
@@ -204,7 +218,11 @@ async fn exported_spans_reach_an_otlp_receiver_with_the_span_ids_the_upstreams_s
         },
     );
     let answer = stack
-        .get("/v1/home", Some(&token("u-1")), &[("traceparent", &client_traceparent())])
+        .get(
+            "/v1/home",
+            Some(&token("u-1")),
+            &[("traceparent", &client_traceparent())],
+        )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.header("x-partial-response"), Some("true"), "{}", answer.text);
@@ -219,7 +237,11 @@ async fn exported_spans_reach_an_otlp_receiver_with_the_span_ids_the_upstreams_s
         if ours > calls.len() {
             break spans;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{ours} spans of {} arrived", calls.len() + 1);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{ours} spans of {} arrived",
+            calls.len() + 1
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let ours: Vec<&Exported> = spans.iter().filter(|e| hex(&e.span.trace_id) == CLIENT_TRACE).collect();
@@ -229,11 +251,27 @@ async fn exported_spans_reach_an_otlp_receiver_with_the_span_ids_the_upstreams_s
     assert_eq!(server.len(), 1, "one server span per request");
     let server = server[0];
     assert_eq!(server.name, "GET /v1/home");
-    assert_eq!(hex(&server.parent_span_id), CLIENT_PARENT, "a child of the client's span");
-    assert_eq!(attr(&server.attributes, "http.request.method"), Some(Any::StringValue("GET".into())));
-    assert_eq!(attr(&server.attributes, "http.route"), Some(Any::StringValue("/v1/home".into())));
-    assert_eq!(attr(&server.attributes, "http.response.status_code"), Some(Any::IntValue(200)));
-    assert_eq!(attr(&server.attributes, "bff.request_id"), Some(Any::StringValue(request_id)));
+    assert_eq!(
+        hex(&server.parent_span_id),
+        CLIENT_PARENT,
+        "a child of the client's span"
+    );
+    assert_eq!(
+        attr(&server.attributes, "http.request.method"),
+        Some(Any::StringValue("GET".into()))
+    );
+    assert_eq!(
+        attr(&server.attributes, "http.route"),
+        Some(Any::StringValue("/v1/home".into()))
+    );
+    assert_eq!(
+        attr(&server.attributes, "http.response.status_code"),
+        Some(Any::IntValue(200))
+    );
+    assert_eq!(
+        attr(&server.attributes, "bff.request_id"),
+        Some(Any::StringValue(request_id))
+    );
     assert_eq!(attr(&server.attributes, "bff.partial"), Some(Any::BoolValue(true)));
 
     let clients: HashMap<String, &Span> = ours
@@ -250,17 +288,29 @@ async fn exported_spans_reach_an_otlp_receiver_with_the_span_ids_the_upstreams_s
             .unwrap_or_else(|| panic!("no span with the id {service:?} received"));
         assert_eq!(span.parent_span_id, server.span_id, "a child of the request's span");
         assert_eq!(span.name, service.name());
-        assert_eq!(attr(&span.attributes, "bff.upstream"), Some(Any::StringValue(service.name().into())));
+        assert_eq!(
+            attr(&span.attributes, "bff.upstream"),
+            Some(Any::StringValue(service.name().into()))
+        );
         assert!(span.start_time_unix_nano >= server.start_time_unix_nano);
         if *service == Service::Recommendations {
-            assert_eq!(attr(&span.attributes, "http.response.status_code"), Some(Any::IntValue(503)));
+            assert_eq!(
+                attr(&span.attributes, "http.response.status_code"),
+                Some(Any::IntValue(503))
+            );
             assert_eq!(
                 attr(&span.attributes, "bff.outcome"),
                 Some(Any::StringValue("upstream_error".into()))
             );
         } else {
-            assert_eq!(attr(&span.attributes, "http.response.status_code"), Some(Any::IntValue(200)));
-            assert_eq!(attr(&span.attributes, "bff.outcome"), Some(Any::StringValue("ok".into())));
+            assert_eq!(
+                attr(&span.attributes, "http.response.status_code"),
+                Some(Any::IntValue(200))
+            );
+            assert_eq!(
+                attr(&span.attributes, "bff.outcome"),
+                Some(Any::StringValue("ok".into()))
+            );
         }
     }
     let retried = calls.iter().filter(|(s, _)| *s == Service::Recommendations).count();

@@ -6,8 +6,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{Degraded, Summary};
 use super::etag;
+use super::{Degraded, Summary};
 use crate::error::ApiError;
 
 static X_PARTIAL_RESPONSE: HeaderName = HeaderName::from_static("x-partial-response");

@@ -12,6 +12,6 @@ pub mod otel;
 pub mod trace;
 
 pub use self::logs::{LogGuard, init_logs};
+pub use self::metrics::{CacheResult, Metrics, UpstreamMetrics};
 pub use self::otel::Traces;
 pub use self::trace::{RequestTrace, TraceContext};
-pub use self::metrics::{CacheResult, Metrics, UpstreamMetrics};

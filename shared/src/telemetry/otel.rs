@@ -14,9 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use opentelemetry::trace::{
-    SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceState, Tracer, TracerProvider,
-};
+use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceState, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::{HttpClient, HttpError};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
@@ -105,7 +103,10 @@ impl Traces {
             .with_max_queue_size(MAX_QUEUE)
             .build();
         let processor = BatchSpanProcessor::builder(exporter).with_batch_config(batch).build();
-        let service = settings.service_name.clone().unwrap_or_else(|| default_service.to_owned());
+        let service = settings
+            .service_name
+            .clone()
+            .unwrap_or_else(|| default_service.to_owned());
         let provider = SdkTracerProvider::builder()
             .with_span_processor(processor)
             .with_resource(Resource::builder_empty().with_service_name(service).build())

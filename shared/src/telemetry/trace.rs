@@ -48,9 +48,7 @@ impl TraceContext {
     /// `traceparent` is valid, else a new sampled trace; a new span id
     /// either way.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let parsed = headers
-            .get(&TRACEPARENT)
-            .and_then(|v| parse_traceparent(v.as_bytes()));
+        let parsed = headers.get(&TRACEPARENT).and_then(|v| parse_traceparent(v.as_bytes()));
         match parsed {
             Some(parent) => Self {
                 trace_id: parent.trace_id,
