@@ -25,6 +25,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::ApiError;
 use crate::request_id::RequestId;
+use crate::telemetry::RequestTrace;
 
 /// The instant by which the whole request must be answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +141,9 @@ pub struct RequestCtx {
     pub user: Option<HeaderValue>,
     /// The request's deadline.
     pub deadline: Deadline,
+    /// The request's trace: each upstream attempt sends a `traceparent`
+    /// of it with a span id of its own.
+    pub trace: Arc<RequestTrace>,
 }
 
 impl RequestCtx {
@@ -149,6 +153,7 @@ impl RequestCtx {
             request_id: Arc::from(request_id),
             user: None,
             deadline,
+            trace: Arc::new(RequestTrace::detached()),
         }
     }
 
@@ -189,10 +194,17 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
             .get::<Deadline>()
             .copied()
             .unwrap_or_else(|| Deadline::after(Duration::from_secs(30)));
+        // Without the access-log layer, a trace of its own.
+        let trace = parts
+            .extensions
+            .get::<Arc<RequestTrace>>()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(RequestTrace::detached()));
         Ok(Self {
             request_id,
             user: None,
             deadline,
+            trace,
         })
     }
 }

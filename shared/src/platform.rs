@@ -62,6 +62,8 @@ pub struct PlatformParts {
     /// Checkout's idempotency records, in Redis when `BFF_REDIS_URL` is set,
     /// else in memory; records live `settings.idempotency_ttl`.
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Span export, when an `OTEL_EXPORTER_OTLP_*` endpoint is set.
+    pub traces: crate::telemetry::Traces,
 }
 
 impl Platform {
@@ -81,6 +83,7 @@ impl Platform {
         if let Some(redis) = &redis {
             redis.connect_in_background();
         }
+        let traces = crate::telemetry::Traces::new(&settings.traces, "bff", http.clone())?;
         let trusted_proxies = TrustedProxies::new(settings.edge.trusted_proxies.iter().copied());
         let rate_limit = crate::rate_limit::build(
             &settings.rate_limit,
@@ -104,6 +107,7 @@ impl Platform {
             trusted_proxies,
             rate_limit,
             idempotency,
+            traces,
         })))
     }
 }

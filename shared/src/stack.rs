@@ -17,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::{self, ApiError};
 use crate::platform::Platform;
 use crate::telemetry::Metrics;
+use crate::telemetry::access_log::{self, AccessLog};
 use crate::{context, openapi, ops, request_id, security_headers};
 
 /// Adds the operations routes, `/openapi.json` and `/docs`, the
@@ -71,6 +72,14 @@ pub fn finish_with(api: OpenApiRouter, platform: &Platform, cors: Option<CorsLay
         Some(cors) => router.layer(cors),
         None => router,
     };
+    // Trace context and the access log (telemetry/access_log.rs): just
+    // inside the request id, which its line and span carry, and outside
+    // everything else, so it sees each request's final status and time.
+    let access_log = Arc::new(AccessLog::new(
+        platform.traces.clone(),
+        platform.trusted_proxies.clone(),
+    ));
+    let router = router.layer(middleware::from_fn_with_state(access_log, access_log::layer));
     // The request id, so every response and log line has one.
     let router = router.layer(middleware::from_fn(request_id::layer));
     // Outermost: `X-Content-Type-Options: nosniff`, set last on the way out,

@@ -23,6 +23,7 @@ mod redis_mode;
 mod redis_stall;
 mod resilience;
 mod retries;
+mod traces;
 mod trusted_proxies;
 mod upstream_bodies;
 mod web_cors;

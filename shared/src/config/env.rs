@@ -41,6 +41,14 @@ pub mod vars {
     pub const MAX_BODY_BYTES: &str = "BFF_MAX_BODY_BYTES";
     /// `json` or `pretty`.
     pub const LOG_FORMAT: &str = "BFF_LOG_FORMAT";
+    /// OTLP/HTTP base URL; traces go to `<it>/v1/traces`.
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// OTLP/HTTP traces URL, used as is; wins over the base URL.
+    pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    /// `service.name` of exported spans.
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// The longest a finished span waits before export, ms.
+    pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
     /// Fresh lifetime of cached catalog reads, ms.
     pub const CACHE_PRODUCT_TTL_MS: &str = "BFF_CACHE_PRODUCT_TTL_MS";
     /// Fresh lifetime of cached prices, ms.
@@ -201,6 +209,25 @@ pub(super) fn log_format(name: &str, value: &str) -> Result<LogFormat, ConfigErr
     }
 }
 
+/// The `OTEL_*` variables of docs/configuration.md#traces.
+fn apply_otel(s: &mut Settings, env: &HashMap<String, String>) -> Result<(), ConfigError> {
+    use vars::*;
+    if let Some(v) = get(env, OTEL_EXPORTER_OTLP_ENDPOINT) {
+        s.traces.endpoint = Some(format!("{}/v1/traces", parse_url(OTEL_EXPORTER_OTLP_ENDPOINT, v)?));
+    }
+    if let Some(v) = get(env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
+        parse_url(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, v)?;
+        s.traces.endpoint = Some(v.to_owned());
+    }
+    if let Some(v) = get(env, OTEL_SERVICE_NAME) {
+        s.traces.service_name = Some(v.to_owned());
+    }
+    if let Some(v) = get(env, OTEL_BSP_SCHEDULE_DELAY) {
+        s.traces.schedule_delay = positive_millis(OTEL_BSP_SCHEDULE_DELAY, v)?;
+    }
+    Ok(())
+}
+
 pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(), ConfigError> {
     use vars::*;
     if let Some(v) = get(env, LISTEN) {
@@ -280,6 +307,7 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
     if let Some(v) = get(env, LOG_FORMAT) {
         s.log_format = log_format(LOG_FORMAT, v)?;
     }
+    apply_otel(s, env)?;
     if let Some(v) = get(env, CACHE_PRODUCT_TTL_MS) {
         s.cache.product_ttl = millis(CACHE_PRODUCT_TTL_MS, v)?;
     }
@@ -541,9 +569,56 @@ mod tests {
     }
 
     #[test]
-    fn retry_variables_are_read_and_an_upstreams_own_count_is_kept_apart() {
+    fn otel_variables_choose_the_traces_url_service_name_and_delay() {
+        let base = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s")])).unwrap();
+        assert_eq!(base.traces.endpoint, None, "export is off by default");
+        assert_eq!(base.traces.schedule_delay, Duration::from_secs(5));
         let s = load(
             with_pricing(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+                ("OTEL_SERVICE_NAME", "mobile-eu"),
+                ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.traces.endpoint.as_deref(), Some("http://collector:4318/v1/traces"));
+        assert_eq!(s.traces.service_name.as_deref(), Some("mobile-eu"));
+        assert_eq!(s.traces.schedule_delay, Duration::from_millis(200));
+        let s = load(
+            defaults(),
+            None,
+            &env(&[
+                ("BFF_JWT_HS256_SECRET", "s"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://other:4318/custom/traces"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.traces.endpoint.as_deref(), Some("http://other:4318/custom/traces"));
+        for (name, value) in [
+            ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector"),
+        ] {
+            let err = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s"), (name, value)])).unwrap_err();
+            assert_eq!(err.variable, name, "{err}");
+            assert_eq!(err.to_string().lines().count(), 1, "{err}");
+        }
+    }
+
+    #[test]
+    fn retry_variables_are_read_and_an_upstreams_own_count_is_kept_apart() {
+        let s = load(
+            {
+                // A hedged upstream of its own.
+                let mut settings = defaults();
+                settings.declare_upstream("pricing", Some("http://127.0.0.1:9103"));
+                settings
+            },
             None,
             &env(&[
                 ("BFF_JWT_HS256_SECRET", "s"),

@@ -51,6 +51,31 @@ pub struct Settings {
     pub redis_timeout: Duration,
     /// Retries and their budget, for every upstream (DESIGN.md section 13).
     pub retry: RetrySettings,
+    /// Span export (`OTEL_*`, docs/configuration.md#traces).
+    pub traces: TraceSettings,
+}
+
+/// Where and how spans are exported.
+#[derive(Debug, Clone)]
+pub struct TraceSettings {
+    /// The OTLP/HTTP traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`). Unset: no export.
+    pub endpoint: Option<String>,
+    /// `OTEL_SERVICE_NAME`; unset, the binary's name.
+    pub service_name: Option<String>,
+    /// `OTEL_BSP_SCHEDULE_DELAY`: the longest a span waits for its batch.
+    /// Default: 5000 ms.
+    pub schedule_delay: Duration,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            service_name: None,
+            schedule_delay: Duration::from_secs(5),
+        }
+    }
 }
 
 impl Settings {
@@ -75,6 +100,7 @@ impl Settings {
             upstream_max_body_bytes: 8 * 1024 * 1024,
             redis_timeout: Duration::from_millis(50),
             retry: RetrySettings::default(),
+            traces: TraceSettings::default(),
         }
     }
 

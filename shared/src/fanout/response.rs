@@ -1,15 +1,23 @@
-//! Rendering a composite answer with its headers.
+//! Rendering a composite answer with its headers, and the
+//! [`DegradedReport`] it leaves for the layers outside (the access log,
+//! the degraded-sections metric).
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::Summary;
 use super::etag;
+use super::{Degraded, Summary};
 use crate::error::ApiError;
 
 static X_PARTIAL_RESPONSE: HeaderName = HeaderName::from_static("x-partial-response");
 static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+
+/// The degraded sections of a composite answer, in the response's
+/// extensions, so that the access log and metrics see exactly what the
+/// client's `meta.degraded` says. Only partial answers carry one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DegradedReport(pub Vec<Degraded>);
 
 /// A composite answer ready to send: JSON body, `X-Partial-Response` when
 /// partial, `Server-Timing`, and `Cache-Control: private, no-store` when it
@@ -22,6 +30,8 @@ pub struct Composite {
     personal: bool,
     etag: Option<HeaderValue>,
     not_modified: bool,
+    /// The degraded sections, when partial.
+    degraded: Vec<Degraded>,
 }
 
 impl Composite {
@@ -38,6 +48,11 @@ impl Composite {
             personal,
             etag: None,
             not_modified: false,
+            degraded: if summary.is_partial() {
+                summary.meta().degraded
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -86,6 +101,9 @@ impl IntoResponse for Composite {
         }
         if self.not_modified {
             headers.remove(header::CONTENT_TYPE);
+        }
+        if !self.degraded.is_empty() {
+            response.extensions_mut().insert(DegradedReport(self.degraded));
         }
         response
     }

@@ -145,14 +145,18 @@ pub fn run_main(binary: Binary) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let settings = match config::load((binary.defaults)(), config_file.as_deref(), &config::process_env()) {
+    let mut settings = match config::load((binary.defaults)(), config_file.as_deref(), &config::process_env()) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("{}: {e}", binary.name);
             return ExitCode::from(2);
         }
     };
-    telemetry::init_logs(settings.log_format);
+    // Flushes queued log lines when `main` returns.
+    let _logs = telemetry::init_logs(settings.log_format);
+    if settings.traces.service_name.is_none() {
+        settings.traces.service_name = Some(binary.name.to_owned());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -180,6 +184,7 @@ pub fn run_main(binary: Binary) -> ExitCode {
         tracing::info!(name = binary.name, listen = %local, "serving");
         spawn_metrics_upkeep(&platform);
         let readiness = platform.readiness.clone();
+        let traces = platform.traces.clone();
         let edge = platform.settings.edge.clone();
         let app = match (binary.app)(platform) {
             Ok(app) => app,
@@ -188,7 +193,10 @@ pub fn run_main(binary: Binary) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        match serve(listener, app, &edge, readiness, shutdown_signal()).await {
+        let served = serve(listener, app, &edge, readiness, shutdown_signal()).await;
+        // Spans still queued are sent, within a bound.
+        traces.shutdown().await;
+        match served {
             Ok(()) => {
                 tracing::info!(name = binary.name, "stopped");
                 ExitCode::SUCCESS

@@ -11,13 +11,48 @@
 //! (docs/architecture.md#an-upstream-calls-life); before it, `cancelled`, which says nothing about the
 //! upstream and only frees the breaker's probe slot if it held it. Deciding
 //! whether to send at all (deadline, breaker, in-flight cap) is
-//! [`super::Upstream`]'s job.
+//! [`super::Upstream`]'s job. When spans are exported, the attempt's
+//! client span is recorded at the same moment, with the same outcome.
+
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::time::Instant;
 
 use super::breaker::{Breaker, Ticket, Verdict};
 use super::error::UpstreamError;
-use crate::telemetry::UpstreamMetrics;
+use crate::telemetry::otel::ClientSpan;
+use crate::telemetry::trace::SpanId;
+use crate::telemetry::{RequestTrace, UpstreamMetrics};
+
+/// The client span of an attempt, when spans are exported.
+pub(super) struct AttemptSpan {
+    /// The request's trace.
+    pub(super) trace: Arc<RequestTrace>,
+    /// The span id sent upstream in `traceparent`.
+    pub(super) span_id: SpanId,
+    /// The upstream's name.
+    pub(super) upstream: &'static str,
+    /// When the attempt was sent.
+    pub(super) start: SystemTime,
+    /// The upstream's status, once an answer's head came.
+    pub(super) status: Option<u16>,
+}
+
+impl AttemptSpan {
+    fn record(self, outcome: &'static str) {
+        self.trace.traces.client_span(
+            &self.trace.context,
+            ClientSpan {
+                upstream: self.upstream,
+                outcome,
+                status: self.status,
+                span_id: self.span_id,
+                start: self.start,
+            },
+        );
+    }
+}
 
 /// A sent attempt that has not been accounted for yet.
 pub(super) struct Attempt<'a> {
@@ -29,6 +64,8 @@ pub(super) struct Attempt<'a> {
     /// When the attempt counts as timed out: the earlier of the request's
     /// deadline and the upstream's own timeout.
     limit: Instant,
+    /// The client span to record, when spans are exported.
+    span: Option<AttemptSpan>,
 }
 
 impl<'a> Attempt<'a> {
@@ -45,6 +82,20 @@ impl<'a> Attempt<'a> {
             ticket: Some(ticket),
             started: Instant::now(),
             limit,
+            span: None,
+        }
+    }
+
+    /// The same attempt, recording `span` when it ends.
+    pub(super) fn traced(mut self, span: Option<AttemptSpan>) -> Self {
+        self.span = span;
+        self
+    }
+
+    /// Notes the status of the answer's head, for the client span.
+    pub(super) fn answered(&mut self, status: u16) {
+        if let Some(span) = &mut self.span {
+            span.status = Some(status);
         }
     }
 
@@ -64,7 +115,11 @@ impl<'a> Attempt<'a> {
             Ok(()) | Err(_) => Verdict::Success,
         };
         self.breaker.record(ticket, verdict);
-        self.metrics.attempt(outcome.map_err(UpstreamError::reason));
+        let outcome = outcome.map_err(UpstreamError::reason);
+        if let Some(span) = self.span.take() {
+            span.record(outcome.map_or_else(|reason| reason.as_str(), |()| "ok"));
+        }
+        self.metrics.attempt(outcome);
     }
 }
 
@@ -80,6 +135,9 @@ impl Drop for Attempt<'_> {
             // latency: the attempt never finished, so it has none.
             self.ticket = None;
             self.metrics.cancelled();
+            if let Some(span) = self.span.take() {
+                span.record("cancelled");
+            }
         }
     }
 }

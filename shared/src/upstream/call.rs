@@ -16,13 +16,14 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-use super::attempt::Attempt;
+use super::attempt::{Attempt, AttemptSpan};
 use super::body::{StreamedJson, read_capped};
 use super::breaker::{Breaker, Ticket};
 use super::error::UpstreamError;
 use super::retry::RetryPolicy;
 use crate::config::{BreakerSettings, RetrySettings, UpstreamSettings};
 use crate::context::RequestCtx;
+use crate::telemetry::trace::{SpanId, TRACEPARENT, TRACESTATE};
 use crate::telemetry::{Metrics, UpstreamMetrics};
 
 mod retrying;
@@ -228,10 +229,19 @@ impl Upstream {
         // timeout is a timeout whichever timer (this one, a fan-out's, a
         // handler's) fires first.
         let limit = self.timeout.map_or(deadline, |own| deadline.min(now + own));
-        let request = self.build(ctx, outgoing, limit.saturating_duration_since(now));
+        // Each attempt (retries and hedges too) is a span of its own.
+        let span_id = SpanId::random();
+        let request = self.build(ctx, outgoing, limit.saturating_duration_since(now), span_id);
+        let span = ctx.trace.traces.enabled().then(|| AttemptSpan {
+            trace: ctx.trace.clone(),
+            span_id,
+            upstream: self.name,
+            start: std::time::SystemTime::now(),
+            status: None,
+        });
         // From here until `finish`, dropping this future is accounted for
         // by the attempt's guard.
-        let attempt = Attempt::start(&self.metrics, &self.breaker, ticket, limit);
+        let mut attempt = Attempt::start(&self.metrics, &self.breaker, ticket, limit).traced(span);
         let mut unsent = false;
         let result = match tokio::time::timeout_at(limit, async {
             let response = request.send().await.map_err(|e| {
@@ -242,6 +252,7 @@ impl Upstream {
                 UpstreamError::Transport
             })?;
             let status = response.status();
+            attempt.answered(status.as_u16());
             if status.is_success() {
                 read(response).await
             } else if status == reqwest::StatusCode::NOT_FOUND {
@@ -270,7 +281,13 @@ impl Upstream {
         }
     }
 
-    fn build(&self, ctx: &RequestCtx, outgoing: Outgoing<'_>, budget: Duration) -> reqwest::RequestBuilder {
+    fn build(
+        &self,
+        ctx: &RequestCtx,
+        outgoing: Outgoing<'_>,
+        budget: Duration,
+        span_id: SpanId,
+    ) -> reqwest::RequestBuilder {
         let url = format!("{}{}", self.base_url, outgoing.path);
         let budget_ms = budget.as_millis().clamp(1, u64::MAX as u128) as u64;
         let mut request = self
@@ -282,6 +299,11 @@ impl Upstream {
         }
         if let Some(user) = &ctx.user {
             request = request.header(X_USER_ID.clone(), user.clone());
+        }
+        let trace = &ctx.trace.context;
+        request = request.header(TRACEPARENT.clone(), trace.traceparent(span_id));
+        if let Some(state) = &trace.state {
+            request = request.header(TRACESTATE.clone(), state.clone());
         }
         for (name, value) in outgoing.headers {
             request = request.header(name.clone(), value.clone());
