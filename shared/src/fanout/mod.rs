@@ -36,7 +36,7 @@ mod section;
 mod summary;
 
 pub use meta::{Degraded, Meta};
-pub use response::Composite;
+pub use response::{Composite, DegradedReport};
 pub use section::{Outcome, Reported, Required, Section};
 pub use summary::Summary;
 

@@ -4,8 +4,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::Summary;
 use super::etag;
+use super::{Degraded, Summary};
 use crate::error::ApiError;
 
 static X_PARTIAL_RESPONSE: HeaderName = HeaderName::from_static("x-partial-response");
@@ -22,6 +22,16 @@ pub struct Composite {
     personal: bool,
     etag: Option<HeaderValue>,
     not_modified: bool,
+    degraded: Vec<Degraded>,
+}
+
+/// The degraded sections of a composite answer, as a response extension,
+/// for the layers that report them (`bff_degraded_sections_total`). Only
+/// partial answers carry it.
+#[derive(Debug, Clone, Default)]
+pub struct DegradedReport {
+    /// Each degraded section and its reason, as in `meta.degraded`.
+    pub degraded: Vec<Degraded>,
 }
 
 impl Composite {
@@ -38,6 +48,11 @@ impl Composite {
             personal,
             etag: None,
             not_modified: false,
+            degraded: if summary.is_partial() {
+                summary.meta().degraded
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -86,6 +101,11 @@ impl IntoResponse for Composite {
         }
         if self.not_modified {
             headers.remove(header::CONTENT_TYPE);
+        }
+        if !self.degraded.is_empty() {
+            response.extensions_mut().insert(DegradedReport {
+                degraded: self.degraded,
+            });
         }
         response
     }

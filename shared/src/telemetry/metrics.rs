@@ -8,6 +8,7 @@ use std::time::Duration;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
+use super::window::RollingWindow;
 use crate::upstream::DegradedReason;
 
 const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -23,6 +24,7 @@ pub struct Metrics {
     handle: PrometheusHandle,
     rate_limit_rejections: Counter,
     cache: [Counter; 3],
+    in_flight: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -48,11 +50,14 @@ impl Metrics {
         // Touch them so they are exported as 0 before the first event.
         rate_limit_rejections.increment(0);
         cache.iter().for_each(|c| c.increment(0));
+        let in_flight = recorder.register_gauge(&Key::from_name("bff_http_requests_in_flight"), &METADATA);
+        in_flight.set(0.0);
         Arc::new(Self {
             recorder,
             handle,
             rate_limit_rejections,
             cache,
+            in_flight,
         })
     }
 
@@ -95,6 +100,31 @@ impl Metrics {
                 &METADATA,
             )
             .record(elapsed.as_secs_f64());
+    }
+
+    /// One more request in flight (`bff_http_requests_in_flight`) until
+    /// the returned guard is dropped, however the request ends.
+    pub fn request_in_flight(&self) -> InFlight {
+        self.in_flight.increment(1.0);
+        InFlight(self.in_flight.clone())
+    }
+
+    /// Counts one degraded section of a composite answer
+    /// (`bff_degraded_sections_total{route,section,reason}`).
+    pub fn degraded_section(&self, route: &str, section: &str, reason: DegradedReason) {
+        self.recorder
+            .register_counter(
+                &Key::from_parts(
+                    "bff_degraded_sections_total",
+                    vec![
+                        Label::new("route", route.to_owned()),
+                        Label::new("section", section.to_owned()),
+                        Label::new("reason", reason.as_str()),
+                    ],
+                ),
+                &METADATA,
+            )
+            .increment(1);
     }
 
     /// Counts a request refused by the rate limiter.
@@ -170,7 +200,18 @@ impl Metrics {
             hedges: extra("bff_upstream_hedges_total"),
             breaker,
             latency,
+            recent: Arc::new(RollingWindow::new()),
         }
+    }
+}
+
+/// A request counted in `bff_http_requests_in_flight` until dropped.
+#[must_use]
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
     }
 }
 
@@ -197,6 +238,8 @@ pub struct UpstreamMetrics {
     /// breaker, which sets it at each transition.
     pub breaker: Gauge,
     latency: Histogram,
+    /// The last 60 s of settled attempts, for the status page.
+    recent: Arc<RollingWindow>,
 }
 
 impl std::fmt::Debug for UpstreamMetrics {
@@ -236,5 +279,18 @@ impl UpstreamMetrics {
     /// Records the duration of an attempt that was sent.
     pub fn latency(&self, elapsed: Duration) {
         self.latency.record(elapsed.as_secs_f64());
+    }
+
+    /// Records a settled attempt in the status page's 60-second window:
+    /// its duration and whether it failed (any outcome but `ok` and
+    /// `not_found`: a 404 is an answer, as the breaker agrees).
+    pub fn recent(&self, elapsed: Duration, outcome: Result<(), DegradedReason>) {
+        let failed = outcome.is_err_and(|reason| reason != DegradedReason::NotFound);
+        self.recent.record(elapsed, failed);
+    }
+
+    /// The status page's window of the last 60 s.
+    pub fn window(&self) -> &RollingWindow {
+        &self.recent
     }
 }
