@@ -8,8 +8,10 @@ mod support;
 mod attempts;
 mod cache;
 mod checkout;
+
 mod edge;
 mod example;
+mod grafana;
 mod ids;
 mod metrics;
 mod mobile_auth;
