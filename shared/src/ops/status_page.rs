@@ -15,9 +15,9 @@ const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1
 h1{font-size:1.4em;margin:0 0 .2em}p{margin:.2em 0 1em;color:#555}\
 table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px #0002}\
 th,td{padding:.45em 1em;border-bottom:1px solid #e5e5e5;text-align:right}\
-th{background:#f0f0f0;font-weight:600}th:first-child,td:first-child{text-align:left}\
+th{background:#f0f0f0;font-weight:600}th:first-child,td:first-child{text-align:left}th:nth-child(2),td:nth-child(2){text-align:center}\
 .b{display:inline-block;min-width:6em;padding:.15em .6em;border-radius:1em;font-weight:600;text-align:center;color:#fff}\
-.closed{background:#1e8e3e}.open{background:#d93025}.half_open{background:#e37400}\
+.b.closed{background:#1e8e3e}.b.open{background:#d93025}.b.half_open{background:#e37400}\
 tr.open td{background:#fdecea}tr.half_open td{background:#fef3e0}.none{color:#999}";
 
 /// The page for `status`.
@@ -27,7 +27,7 @@ pub(super) fn render(status: &Status) -> String {
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta http-equiv=\"refresh\" content=\"{REFRESH_S}\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">\
 <title>{service} status</title><style>{STYLE}</style></head><body>\
 <h1>{service} {version}</h1>\
 <p>Up {uptime}. Upstreams over the last 60 s; this page reloads every {REFRESH_S} s \
