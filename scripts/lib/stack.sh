@@ -8,7 +8,8 @@
 # `work` directory for logs, and a `pids` array whose processes it stops by
 # PID on exit. After `start_stack`: `control` (the simulator's control API),
 # `url[mobile]`, `url[web]`, `secret` and `token` (a JWT for `u-1`, valid for
-# an hour).
+# an hour). Variables in the optional array `stack_env` (NAME=value) are
+# given to both BFFs after these, so they win.
 
 # Builds the binaries unless $1 is 1, then sets `bin` to their folder.
 locate_binaries() {
@@ -73,7 +74,7 @@ start_stack() {
         port="$(free_port)"
         env "${upstream_env[@]}" BFF_LISTEN="127.0.0.1:$port" BFF_JWT_HS256_SECRET="$secret" \
             BFF_RATE_LIMIT_RPS=100000 BFF_RATE_LIMIT_BURST=100000 BFF_DEADLINE_MS=5000 BFF_LOG_FORMAT=json \
-            "$bin/bff-$name" >"$work/bff-$name.log" 2>&1 &
+            ${stack_env[@]+"${stack_env[@]}"} "$bin/bff-$name" >"$work/bff-$name.log" 2>&1 &
         pids+=($!)
         url[$name]="http://127.0.0.1:$port"
         wait_200 $! "${url[$name]}/healthz" "$work/bff-$name.log"

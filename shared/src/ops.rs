@@ -1,7 +1,13 @@
-//! Operations endpoints (docs/api.md#operations-endpoints): liveness, readiness and
-//! metrics. No auth, not rate limited, not counted as API traffic. Each
-//! route is registered together with its OpenAPI operation; `/openapi.json`
-//! and `/docs` are [`crate::openapi`]'s.
+//! Operations endpoints (docs/api.md#operations-endpoints): liveness, readiness,
+//! metrics and the status page (`status`, `status_page`). No auth, not rate
+//! limited, not counted as API traffic. Each route is registered together
+//! with its OpenAPI operation; `/openapi.json` and `/docs` are
+//! [`crate::openapi`]'s.
+
+mod status;
+mod status_page;
+
+pub use status::{BreakerLabel, Status, UpstreamStatus};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +21,9 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use self::status::StatusSource;
 use crate::openapi::OPERATIONS_TAG;
+use crate::platform::Platform;
 use crate::telemetry::Metrics;
 
 /// Whether the process is draining (shutting down). Readiness turns 503
@@ -39,6 +47,7 @@ impl Readiness {
 struct OpsState {
     readiness: Readiness,
     metrics: Arc<Metrics>,
+    status: Arc<StatusSource>,
 }
 
 /// The body of `/healthz` and `/readyz`.
@@ -56,12 +65,19 @@ fn router() -> OpenApiRouter<OpsState> {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(render_metrics))
+        .routes(routes!(status::status_json))
+        .routes(routes!(status::status_page))
 }
 
-/// The `/healthz`, `/readyz` and `/metrics` routes.
-pub fn routes<S>(readiness: Readiness, metrics: Arc<Metrics>) -> Router<S> {
+/// The `/healthz`, `/readyz`, `/metrics`, `/status.json` and `/status`
+/// routes of the BFF called `service` (at `version`) over `platform`.
+pub fn routes<S>(platform: &Platform, service: String, version: String) -> Router<S> {
     let (router, _) = router().split_for_parts();
-    router.with_state(OpsState { readiness, metrics })
+    router.with_state(OpsState {
+        readiness: platform.readiness.clone(),
+        metrics: platform.metrics.clone(),
+        status: Arc::new(StatusSource::new(service, version, platform.upstreams.clone())),
+    })
 }
 
 /// The OpenAPI operations of [`routes()`].

@@ -15,6 +15,7 @@ use tower_http::cors::CorsLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{self, ApiError};
+use crate::fanout::DegradedReport;
 use crate::platform::Platform;
 use crate::telemetry::Metrics;
 use crate::telemetry::access_log::{self, AccessLog};
@@ -38,9 +39,10 @@ pub fn finish(api: OpenApiRouter, platform: &Platform) -> Router {
 /// unknown routes, panics turned into 500) carries the CORS headers.
 pub fn finish_with(api: OpenApiRouter, platform: &Platform, cors: Option<CorsLayer>) -> Router {
     let (api, doc) = api.split_for_parts();
-    // Operations and documentation: no auth, not rate limited.
-    let ops = ops::routes(platform.readiness.clone(), platform.metrics.clone())
-        .merge(openapi::docs_routes(&openapi::document(doc)));
+    // Operations and documentation: no auth, not rate limited. The status
+    // page names the BFF as its document does.
+    let (service, version) = (doc.info.title.clone(), doc.info.version.clone());
+    let ops = ops::routes(platform, service, version).merge(openapi::docs_routes(&openapi::document(doc)));
     // Rate limiting wraps the API routes only (operations are exempt), after
     // routing, so unknown routes are not charged and 429s are still counted,
     // compressed and given CORS headers by the layers below.
@@ -95,7 +97,18 @@ async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let started = Instant::now();
+    // `bff_http_requests_in_flight`: up while the request runs, down when
+    // the guard drops, even if the request is abandoned.
+    let in_flight = metrics.request_in_flight();
     let response = next.run(request).await;
+    drop(in_flight);
     metrics.http_request(&route, response.status().as_u16(), started.elapsed());
+    // `bff_degraded_sections_total`: each section a composite answer left
+    // out, as its answer reports them.
+    if let Some(report) = response.extensions().get::<DegradedReport>() {
+        for degraded in &report.0 {
+            metrics.degraded_section(&route, &degraded.section, degraded.reason);
+        }
+    }
     response
 }

@@ -139,8 +139,8 @@ async fn every_documented_operation_is_routed_with_its_method() {
         let operations = operations(&doc);
         assert_eq!(
             operations.len(),
-            9,
-            "{bff:?}: four API operations and five operations endpoints"
+            11,
+            "{bff:?}: four API operations and seven operations endpoints"
         );
         for (method, path, operation) in operations {
             let answer = send_example(&stack, &method, &path, &operation).await;

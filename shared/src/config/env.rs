@@ -613,12 +613,7 @@ mod tests {
     #[test]
     fn retry_variables_are_read_and_an_upstreams_own_count_is_kept_apart() {
         let s = load(
-            {
-                // A hedged upstream of its own.
-                let mut settings = defaults();
-                settings.declare_upstream("pricing", Some("http://127.0.0.1:9103"));
-                settings
-            },
+            with_pricing(),
             None,
             &env(&[
                 ("BFF_JWT_HS256_SECRET", "s"),

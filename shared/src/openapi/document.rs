@@ -24,7 +24,7 @@ use crate::error::{ApiError, Problem};
 pub const SECURITY_SCHEME: &str = "bearer";
 
 /// The tag of the operations endpoints (`/healthz`, `/readyz`, `/metrics`,
-/// `/openapi.json`, `/docs`).
+/// `/status.json`, `/status`, `/openapi.json`, `/docs`).
 pub const OPERATIONS_TAG: &str = "operations";
 
 const CONVENTIONS: &str = "\n\n## Conventions\n\n\
@@ -111,7 +111,7 @@ pub fn document(api: OpenApi) -> OpenApi {
             TagBuilder::new()
                 .name(OPERATIONS_TAG)
                 .description(Some(
-                    "Liveness, readiness, metrics and this documentation. No auth, not rate limited.",
+                    "Liveness, readiness, metrics, the status page and this documentation. No auth, not rate limited.",
                 ))
                 .build(),
         );

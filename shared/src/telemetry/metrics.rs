@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
+use super::window::RollingWindow;
 use crate::upstream::DegradedReason;
 
 const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -17,12 +18,78 @@ const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// The kind of a metric family, for its `# TYPE` and `# HELP` lines.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every family's help text (`# HELP`, which `promtool check metrics`
+/// requires), as docs/operations.md#metrics describes them.
+const FAMILIES: [(&str, Kind, &str); 12] = [
+    (
+        "bff_http_requests_total",
+        Kind::Counter,
+        "Answered requests by route template and status.",
+    ),
+    (
+        "bff_http_request_duration_seconds",
+        Kind::Histogram,
+        "Time to produce an answer, by route template.",
+    ),
+    ("bff_http_requests_in_flight", Kind::Gauge, "Requests being served now."),
+    (
+        "bff_degraded_sections_total",
+        Kind::Counter,
+        "Sections left out of composite answers, by route, section and reason.",
+    ),
+    (
+        "bff_upstream_requests_total",
+        Kind::Counter,
+        "Upstream attempts by upstream and outcome (ok, a degraded reason, or cancelled).",
+    ),
+    (
+        "bff_upstream_request_duration_seconds",
+        Kind::Histogram,
+        "Duration of each upstream attempt that was sent.",
+    ),
+    ("bff_upstream_retries_total", Kind::Counter, "Upstream retries sent."),
+    (
+        "bff_upstream_hedges_total",
+        Kind::Counter,
+        "Hedged upstream attempts sent.",
+    ),
+    (
+        "bff_circuit_breaker_state",
+        Kind::Gauge,
+        "Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open.",
+    ),
+    (
+        "bff_cache_requests_total",
+        Kind::Counter,
+        "Fragment-cache lookups by result (hit, miss, stale).",
+    ),
+    (
+        "bff_rate_limit_rejections_total",
+        Kind::Counter,
+        "Requests refused by the rate limiter (429).",
+    ),
+    (
+        "bff_rate_limit_errors_total",
+        Kind::Counter,
+        "Rate-limit checks that could not reach Redis and were admitted.",
+    ),
+];
+
 /// One app's metrics registry.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
     rate_limit_rejections: Counter,
     cache: [Counter; 3],
+    in_flight: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -39,6 +106,14 @@ impl Metrics {
             .unwrap_or_else(|_| PrometheusBuilder::new())
             .build_recorder();
         let handle = recorder.handle();
+        for (name, kind, help) in FAMILIES {
+            let (name, help) = (KeyName::from_const_str(name), SharedString::const_str(help));
+            match kind {
+                Kind::Counter => recorder.describe_counter(name, None, help),
+                Kind::Gauge => recorder.describe_gauge(name, None, help),
+                Kind::Histogram => recorder.describe_histogram(name, None, help),
+            }
+        }
         let counter = |name: &'static str, labels: Vec<Label>| {
             recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
         };
@@ -48,11 +123,14 @@ impl Metrics {
         // Touch them so they are exported as 0 before the first event.
         rate_limit_rejections.increment(0);
         cache.iter().for_each(|c| c.increment(0));
+        let in_flight = recorder.register_gauge(&Key::from_name("bff_http_requests_in_flight"), &METADATA);
+        in_flight.set(0.0);
         Arc::new(Self {
             recorder,
             handle,
             rate_limit_rejections,
             cache,
+            in_flight,
         })
     }
 
@@ -95,6 +173,31 @@ impl Metrics {
                 &METADATA,
             )
             .record(elapsed.as_secs_f64());
+    }
+
+    /// One more request in flight (`bff_http_requests_in_flight`) until
+    /// the returned guard is dropped, however the request ends.
+    pub fn request_in_flight(&self) -> InFlight {
+        self.in_flight.increment(1.0);
+        InFlight(self.in_flight.clone())
+    }
+
+    /// Counts one degraded section of a composite answer
+    /// (`bff_degraded_sections_total{route,section,reason}`).
+    pub fn degraded_section(&self, route: &str, section: &str, reason: DegradedReason) {
+        self.recorder
+            .register_counter(
+                &Key::from_parts(
+                    "bff_degraded_sections_total",
+                    vec![
+                        Label::new("route", route.to_owned()),
+                        Label::new("section", section.to_owned()),
+                        Label::new("reason", reason.as_str()),
+                    ],
+                ),
+                &METADATA,
+            )
+            .increment(1);
     }
 
     /// Counts a request refused by the rate limiter.
@@ -170,7 +273,18 @@ impl Metrics {
             hedges: extra("bff_upstream_hedges_total"),
             breaker,
             latency,
+            recent: Arc::new(RollingWindow::new()),
         }
+    }
+}
+
+/// A request counted in `bff_http_requests_in_flight` until dropped.
+#[must_use]
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
     }
 }
 
@@ -197,6 +311,8 @@ pub struct UpstreamMetrics {
     /// breaker, which sets it at each transition.
     pub breaker: Gauge,
     latency: Histogram,
+    /// The last 60 s of settled attempts, for the status page.
+    recent: Arc<RollingWindow>,
 }
 
 impl std::fmt::Debug for UpstreamMetrics {
@@ -236,5 +352,45 @@ impl UpstreamMetrics {
     /// Records the duration of an attempt that was sent.
     pub fn latency(&self, elapsed: Duration) {
         self.latency.record(elapsed.as_secs_f64());
+    }
+
+    /// Records a settled attempt in the status page's 60-second window:
+    /// its duration and whether it failed (any outcome but `ok` and
+    /// `not_found`: a 404 is an answer, as the breaker agrees).
+    pub fn recent(&self, elapsed: Duration, outcome: Result<(), DegradedReason>) {
+        let failed = outcome.is_err_and(|reason| reason != DegradedReason::NotFound);
+        self.recent.record(elapsed, failed);
+    }
+
+    /// The status page's window of the last 60 s.
+    pub fn window(&self) -> &RollingWindow {
+        &self.recent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_exported_family_has_help_and_type_lines() {
+        let metrics = Metrics::new();
+        let upstream = metrics.upstream("u");
+        upstream.attempt(Ok(()));
+        upstream.latency(Duration::from_millis(3));
+        metrics.http_request("/x", 200, Duration::from_millis(4));
+        metrics.degraded_section("/x", "s", DegradedReason::Timeout);
+        let _guard = metrics.request_in_flight();
+        let text = metrics.render();
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(families.len(), FAMILIES.len() - 1, "all but the Redis errors: {text}");
+        for family in families {
+            assert!(text.contains(&format!("# HELP {family} ")), "{family}: {text}");
+        }
+        assert!(text.contains("bff_http_requests_in_flight 1"), "{text}");
     }
 }

@@ -108,7 +108,10 @@ impl<'a> Attempt<'a> {
         let Some(ticket) = self.ticket.take() else {
             return;
         };
-        self.metrics.latency(self.started.elapsed());
+        let elapsed = self.started.elapsed();
+        self.metrics.latency(elapsed);
+        // The status page's rolling window (`/status`): one settled attempt.
+        self.metrics.recent(elapsed, outcome.map_err(UpstreamError::reason));
         let verdict = match outcome {
             Err(e) if e.trips_breaker() => Verdict::Failure,
             // An answer, even a 404 or another 4xx, shows the upstream is up.

@@ -45,6 +45,8 @@ pub struct Upstream {
     client: reqwest::Client,
     breaker: Breaker,
     in_flight: Arc<Semaphore>,
+    /// The in-flight cap, for the status page (a semaphore does not say).
+    max_in_flight: usize,
     metrics: UpstreamMetrics,
 }
 
@@ -98,6 +100,7 @@ impl Upstream {
             client,
             breaker: Breaker::new(breaker.failures, breaker.open).with_gauge(metrics.breaker.clone()),
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
+            max_in_flight: settings.max_in_flight.max(1),
             metrics,
         }
     }
@@ -118,6 +121,17 @@ impl Upstream {
     /// The breaker's current state.
     pub fn breaker_state(&self) -> super::BreakerState {
         self.breaker.state()
+    }
+
+    /// Calls in flight now, and the cap (`BFF_UPSTREAM_<NAME>_MAX_IN_FLIGHT`).
+    pub fn in_flight(&self) -> (usize, usize) {
+        let free = self.in_flight.available_permits().min(self.max_in_flight);
+        (self.max_in_flight - free, self.max_in_flight)
+    }
+
+    /// Its attempts over the last 60 s (the status page's figures).
+    pub fn recent(&self) -> crate::telemetry::WindowSummary {
+        self.metrics.window().summary()
     }
 
     /// `GET path` (path and query, already encoded) and decode a JSON body.
