@@ -27,6 +27,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::Router;
@@ -70,20 +71,29 @@ pub(super) async fn run(
         drain: drain_rx,
     };
     acceptor.accept_until(shutdown).await;
-    readiness.start_draining();
-    if !edge.drain_delay.is_zero() {
+    if edge.drain_delay.is_zero() {
+        readiness.start_draining();
+    } else {
+        let mut cut_short = std::pin::pin!(cut_short);
+        // Polled once before readiness turns, so that a future which
+        // registers for a signal when first polled sees every signal sent
+        // after `/readyz` has answered 503.
+        let cut = std::future::poll_fn(|cx| Poll::Ready(cut_short.as_mut().poll(cx).is_ready())).await;
+        readiness.start_draining();
         tracing::info!(
-            drain_delay_ms = edge.drain_delay.as_millis() as u64,
+            drain_delay_ms = u64::try_from(edge.drain_delay.as_millis()).unwrap_or(u64::MAX),
             "shutting down: /readyz answers 503; still serving until the drain delay ends"
         );
-        acceptor
-            .accept_until(async {
-                tokio::select! {
-                    () = tokio::time::sleep(edge.drain_delay) => {},
-                    () = cut_short => tracing::info!("drain delay cut short"),
-                }
-            })
-            .await;
+        if !cut {
+            acceptor
+                .accept_until(async {
+                    tokio::select! {
+                        () = tokio::time::sleep(edge.drain_delay) => {},
+                        () = cut_short => tracing::info!("drain delay cut short"),
+                    }
+                })
+                .await;
+        }
     }
     // Closes the listener (further connections are refused) and drops the
     // loop's own receiver, so only connection tasks hold one.
