@@ -56,8 +56,15 @@ fn vars(listen: &str, delay_ms: &str, notifications: &str, closed: &str) -> Vec<
     let mut vars: Vec<(String, String)> = UPSTREAMS
         .iter()
         .map(|(name, _)| {
-            let url = if *name == "notifications" { notifications } else { closed };
-            (format!("BFF_UPSTREAM_{}_URL", name.to_ascii_uppercase()), url.to_owned())
+            let url = if *name == "notifications" {
+                notifications
+            } else {
+                closed
+            };
+            (
+                format!("BFF_UPSTREAM_{}_URL", name.to_ascii_uppercase()),
+                url.to_owned(),
+            )
         })
         .collect();
     for (k, v) in [
@@ -91,11 +98,17 @@ fn sigterm(child: &Child) {
 fn get(port: u16, target: &str, headers: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(MARGIN))?;
-    write!(stream, "GET {target} HTTP/1.1\r\nHost: bff\r\nConnection: close\r\n{headers}\r\n")?;
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: bff\r\nConnection: close\r\n{headers}\r\n"
+    )?;
     let mut raw = String::new();
     stream.read_to_string(&mut raw)?;
     let status = raw.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -109,7 +122,10 @@ fn wait_draining(port: u16) {
             return;
         }
         assert_eq!(status, 200, "{body}");
-        assert!(started.elapsed() < Duration::from_secs(1), "/readyz still ready after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "/readyz still ready after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -136,7 +152,10 @@ fn after_sigterm_readyz_is_503_at_once_the_rest_is_served_for_the_delay_and_it_e
     let closed = format!("http://127.0.0.1:{}", free_port());
     // Slower than the delay: still in flight when the listener closes.
     let notifications = slow_notifications(Duration::from_millis(2000));
-    let mut child = start(&vars(&format!("127.0.0.1:{port}"), "1500", &notifications, &closed), port);
+    let mut child = start(
+        &vars(&format!("127.0.0.1:{port}"), "1500", &notifications, &closed),
+        port,
+    );
     let token = mint_hs256(SECRET, "u-1", Duration::from_secs(600)).unwrap();
 
     let began = Instant::now();
@@ -163,20 +182,25 @@ fn a_second_sigterm_cuts_a_long_drain_delay_short() {
     let port = free_port();
     let closed = format!("http://127.0.0.1:{}", free_port());
     let notifications = slow_notifications(Duration::ZERO);
-    let mut child = start(&vars(&format!("127.0.0.1:{port}"), "60000", &notifications, &closed), port);
+    let mut child = start(
+        &vars(&format!("127.0.0.1:{port}"), "60000", &notifications, &closed),
+        port,
+    );
     sigterm(&child);
     wait_draining(port);
     sigterm(&child);
-    assert_eq!(exit_code(&mut child, MARGIN), Some(0), "exits well before the 60 s delay");
+    assert_eq!(
+        exit_code(&mut child, MARGIN),
+        Some(0),
+        "exits well before the 60 s delay"
+    );
 }
 
 #[test]
 fn a_drain_delay_that_is_not_a_number_of_milliseconds_stops_start_up_naming_it() {
     for value in ["soon", "-1", "3600001"] {
-        let (code, stderr) = binary::run_to_exit(
-            BIN,
-            &[("BFF_JWT_HS256_SECRET", SECRET), ("BFF_DRAIN_DELAY_MS", value)],
-        );
+        let (code, stderr) =
+            binary::run_to_exit(BIN, &[("BFF_JWT_HS256_SECRET", SECRET), ("BFF_DRAIN_DELAY_MS", value)]);
         assert_eq!(code, Some(2), "{value}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{value}: {stderr}");
         assert!(stderr.contains("BFF_DRAIN_DELAY_MS"), "{value}: {stderr}");

@@ -39,7 +39,11 @@ async fn keep_alive_get(stream: &mut TcpStream, target: &str) -> (u16, bool) {
                     .and_then(|v| v.trim().parse().ok())
                     .expect("a content-length");
                 if buf.len() >= end + 4 + length {
-                    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+                    let status = head
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|s| s.parse().ok())
+                        .expect("status");
                     return (status, head.contains("connection: close"));
                 }
             }
@@ -106,15 +110,25 @@ async fn during_the_drain_delay_readyz_is_503_while_everything_else_is_served_th
         assert_eq!(keep_alive_get(&mut kept, target).await, (200, false), "{target}");
     }
     // A fresh connection is still accepted, and an API call on it answered.
-    let answer = raw::get(addr, "/v1/home", &[("Authorization", &format!("Bearer {}", token("u-1")))]).await;
+    let answer = raw::get(
+        addr,
+        "/v1/home",
+        &[("Authorization", &format!("Bearer {}", token("u-1")))],
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     let answer = stack.get("/healthz", None, &[]).await;
     assert_eq!(answer.status, 200);
     assert!(!stack.bff.is_finished(), "serving ended during the delay");
 
-    let refused = refused_within(addr, delay + MARGIN).await.expect("the port closes after the delay");
+    let refused = refused_within(addr, delay + MARGIN)
+        .await
+        .expect("the port closes after the delay");
     assert!(refused - began >= delay, "refused after {:?}", refused - began);
-    assert!(closed_within(&mut kept, MARGIN).await, "the idle kept connection is still open");
+    assert!(
+        closed_within(&mut kept, MARGIN).await,
+        "the idle kept connection is still open"
+    );
     let Stack { bff, sim, .. } = stack;
     timeout(MARGIN, bff.shutdown()).await.expect("the drain ends");
     drop(sim);
@@ -142,7 +156,9 @@ async fn a_second_signal_cuts_the_drain_delay_short_and_the_request_in_flight_st
     });
     sleep(Duration::from_millis(100)).await;
     stack.bff.cut_drain_short();
-    refused_within(addr, MARGIN).await.expect("the port closes well before 60 s");
+    refused_within(addr, MARGIN)
+        .await
+        .expect("the port closes well before 60 s");
 
     let ((status, closing), closed) = timeout(MARGIN, slow).await.expect("answered").expect("no panic");
     assert_eq!(status, 200);

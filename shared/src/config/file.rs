@@ -20,7 +20,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::env::{
-    budget_percent, cors_origins, drain_delay, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies,
+    budget_percent, cors_origins, drain_delay, log_format, parse, parse_jwks_url, parse_redis_url, parse_url,
+    trusted_proxies,
 };
 use super::{ConfigError, Settings, UpstreamSettings};
 
