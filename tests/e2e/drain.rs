@@ -168,3 +168,41 @@ async fn a_second_signal_cuts_the_drain_delay_short_and_the_request_in_flight_st
     timeout(MARGIN, bff.shutdown()).await.expect("the drain ends");
     drop(sim);
 }
+
+#[tokio::test]
+async fn an_http2_connection_is_served_through_the_drain_delay_and_closed_after_it() {
+    let mut stack = spawn_with(Bff::Mobile, &[("BFF_DRAIN_DELAY_MS", "1000")]).await;
+    let addr = stack.bff.addr;
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let url = |path: &str| format!("http://{addr}{path}");
+    let answer = h2.get(url("/healthz")).send().await.expect("served");
+    assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+
+    stack.bff.start_draining();
+    readyz_turns_draining(addr).await;
+    let home = h2
+        .get(url("/v1/home"))
+        .bearer_auth(token("u-1"))
+        .send()
+        .await
+        .expect("served during the delay");
+    assert_eq!(
+        (home.status().as_u16(), home.version()),
+        (200, reqwest::Version::HTTP_2)
+    );
+    let readyz = h2.get(url("/readyz")).send().await.expect("served during the delay");
+    assert_eq!(readyz.status(), 503);
+
+    // The client keeps its connection open and idle: the drain must not
+    // wait for it (the server sends GOAWAY and closes).
+    let Stack { bff, sim, .. } = stack;
+    timeout(Duration::from_millis(1000) + MARGIN, bff.shutdown())
+        .await
+        .expect("the drain ends with an HTTP/2 connection still open");
+    assert!(h2.get(url("/healthz")).send().await.is_err(), "served after the drain");
+    drop(sim);
+}
