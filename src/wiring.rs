@@ -22,6 +22,7 @@ pub struct RunningBff {
     /// Its state (metrics, readiness), for inspection.
     pub platform: Platform,
     stop: Option<oneshot::Sender<()>>,
+    cut_short: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -31,11 +32,31 @@ impl RunningBff {
         format!("http://{}", self.addr)
     }
 
-    /// Starts draining and waits for in-flight requests to finish.
-    pub async fn shutdown(mut self) {
+    /// Starts draining, as SIGTERM does, without waiting: `/readyz` turns
+    /// 503 at once, and the listener closes after the drain delay.
+    pub fn start_draining(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Ends the drain delay early, as a second SIGTERM does; it has no
+    /// effect before [`RunningBff::start_draining`].
+    pub fn cut_drain_short(&mut self) {
+        if let Some(cut_short) = self.cut_short.take() {
+            let _ = cut_short.send(());
+        }
+    }
+
+    /// Whether serving has ended: the drain is over.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Starts draining (if not yet started) and waits for the drain delay
+    /// and then for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        self.start_draining();
         let _ = self.task.await;
     }
 }
@@ -64,17 +85,30 @@ pub async fn start_bff(
     let readiness: Readiness = platform.readiness.clone();
     let router = app(platform.clone())?;
     let (stop, stopped) = oneshot::channel::<()>();
+    let (cut_short, cut) = oneshot::channel::<()>();
     let edge = platform.settings.edge.clone();
+    // Dropping the `RunningBff` drops both senders: it shuts down with no
+    // drain delay.
     let task = tokio::spawn(async move {
-        serve::serve(listener, router, &edge, readiness, async move {
-            let _ = stopped.await;
-        })
+        serve::serve_until(
+            listener,
+            router,
+            &edge,
+            readiness,
+            async move {
+                let _ = stopped.await;
+            },
+            async move {
+                let _ = cut.await;
+            },
+        )
         .await
     });
     Ok(RunningBff {
         addr,
         platform,
         stop: Some(stop),
+        cut_short: Some(cut_short),
         task,
     })
 }

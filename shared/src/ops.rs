@@ -27,7 +27,9 @@ use crate::platform::Platform;
 use crate::telemetry::Metrics;
 
 /// Whether the process is draining (shutting down). Readiness turns 503
-/// as soon as draining starts so a load balancer stops sending traffic.
+/// as soon as draining starts, which is `BFF_DRAIN_DELAY_MS` before the
+/// listener closes, so a load balancer polling `/readyz` stops sending
+/// traffic while the replica still serves it.
 #[derive(Debug, Clone, Default)]
 pub struct Readiness(Arc<AtomicBool>);
 

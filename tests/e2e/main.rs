@@ -8,6 +8,7 @@ mod support;
 mod attempts;
 mod cache;
 mod checkout;
+mod drain;
 
 mod edge;
 mod example;

@@ -65,6 +65,8 @@ pub mod vars {
     pub const IDLE_TIMEOUT_MS: &str = "BFF_IDLE_TIMEOUT_MS";
     /// Client connections served at once.
     pub const MAX_CONNECTIONS: &str = "BFF_MAX_CONNECTIONS";
+    /// After SIGTERM, how long `/readyz` is 503 before the listener closes, ms.
+    pub const DRAIN_DELAY_MS: &str = "BFF_DRAIN_DELAY_MS";
     /// CIDRs whose `X-Forwarded-For` is believed, comma separated.
     pub const TRUSTED_PROXIES: &str = "BFF_TRUSTED_PROXIES";
     /// Largest upstream answer read, bytes.
@@ -333,6 +335,9 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
     if let Some(v) = get(env, MAX_CONNECTIONS) {
         s.edge.max_connections = positive(MAX_CONNECTIONS, v, "a whole number of connections, at least 1")?;
     }
+    if let Some(v) = get(env, DRAIN_DELAY_MS) {
+        s.edge.drain_delay = drain_delay(DRAIN_DELAY_MS, v)?;
+    }
     if let Some(v) = get(env, TRUSTED_PROXIES) {
         s.edge.trusted_proxies = trusted_proxies(TRUSTED_PROXIES, v)?;
     }
@@ -359,6 +364,24 @@ pub(super) fn apply(s: &mut Settings, env: &HashMap<String, String>) -> Result<(
         )?);
     }
     Ok(())
+}
+
+/// The longest drain delay accepted: an hour. A longer one is taken for a
+/// mistake (a stray digit), which would keep a stopping replica unready,
+/// and its orchestrator waiting, for hours.
+pub(super) const MAX_DRAIN_DELAY: Duration = Duration::from_secs(3600);
+
+/// A drain delay in milliseconds, 0 (none) to [`MAX_DRAIN_DELAY`].
+pub(super) fn drain_delay(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    const WHAT: &str = "a whole number of milliseconds from 0 to 3600000";
+    let delay = Duration::from_millis(parse(name, value, WHAT)?);
+    if delay > MAX_DRAIN_DELAY {
+        return Err(ConfigError::new(
+            name,
+            format!("invalid value \"{value}\": expected {WHAT}"),
+        ));
+    }
+    Ok(delay)
 }
 
 /// A retry budget in percent, 0 to 1000 (ten retries per call).
@@ -497,6 +520,19 @@ mod tests {
     }
 
     #[test]
+    fn there_is_no_drain_delay_unless_one_is_set() {
+        let s = load(defaults(), None, &env(&[("BFF_JWT_HS256_SECRET", "s")])).unwrap();
+        assert_eq!(s.edge.drain_delay, Duration::ZERO);
+        let s = load(
+            defaults(),
+            None,
+            &env(&[("BFF_JWT_HS256_SECRET", "s"), ("BFF_DRAIN_DELAY_MS", "3600000")]),
+        )
+        .unwrap();
+        assert_eq!(s.edge.drain_delay, Duration::from_secs(3600));
+    }
+
+    #[test]
     fn edge_variables_are_read_and_proxies_accept_cidrs_and_bare_addresses() {
         let s = load(
             defaults(),
@@ -506,6 +542,7 @@ mod tests {
                 ("BFF_HEADER_TIMEOUT_MS", "1500"),
                 ("BFF_IDLE_TIMEOUT_MS", "2500"),
                 ("BFF_MAX_CONNECTIONS", "7"),
+                ("BFF_DRAIN_DELAY_MS", "1500"),
                 ("BFF_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1 ,fd00::/64"),
                 ("BFF_UPSTREAM_MAX_BODY_BYTES", "1024"),
                 ("BFF_REDIS_TIMEOUT_MS", "20"),
@@ -516,6 +553,7 @@ mod tests {
         assert_eq!(s.edge.header_timeout, Duration::from_millis(1500));
         assert_eq!(s.edge.idle_timeout, Duration::from_millis(2500));
         assert_eq!(s.edge.max_connections, 7);
+        assert_eq!(s.edge.drain_delay, Duration::from_millis(1500));
         let proxies: Vec<String> = s.edge.trusted_proxies.iter().map(ToString::to_string).collect();
         assert_eq!(proxies, ["10.0.0.0/8", "127.0.0.1/32", "fd00::/64"]);
         assert_eq!(s.upstream_max_body_bytes, 1024);
@@ -663,6 +701,9 @@ mod tests {
             ("BFF_HEADER_TIMEOUT_MS", "0"),
             ("BFF_IDLE_TIMEOUT_MS", "later"),
             ("BFF_MAX_CONNECTIONS", "0"),
+            ("BFF_DRAIN_DELAY_MS", "soon"),
+            ("BFF_DRAIN_DELAY_MS", "-1"),
+            ("BFF_DRAIN_DELAY_MS", "3600001"),
             ("BFF_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("BFF_TRUSTED_PROXIES", "nginx"),
             ("BFF_UPSTREAM_MAX_BODY_BYTES", "0"),

@@ -20,7 +20,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::env::{
-    budget_percent, cors_origins, log_format, parse, parse_jwks_url, parse_redis_url, parse_url, trusted_proxies,
+    budget_percent, cors_origins, drain_delay, log_format, parse, parse_jwks_url, parse_redis_url, parse_url,
+    trusted_proxies,
 };
 use super::{ConfigError, Settings, UpstreamSettings};
 
@@ -71,6 +72,7 @@ struct Edge {
     header_timeout_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
+    drain_delay_ms: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
 }
 
@@ -178,6 +180,9 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
     }
     if let Some(v) = file.edge.max_connections {
         s.edge.max_connections = at_least_1(&key("edge.max_connections"), v as u64)? as usize;
+    }
+    if let Some(v) = file.edge.drain_delay_ms {
+        s.edge.drain_delay = drain_delay(&key("edge.drain_delay_ms"), &v.to_string())?;
     }
     if let Some(v) = file.edge.trusted_proxies {
         s.edge.trusted_proxies = trusted_proxies(&key("edge.trusted_proxies"), &v.join(","))?;
@@ -339,6 +344,17 @@ mod tests {
         let pricing = s.upstream("pricing").unwrap();
         assert_eq!(pricing.retries, Some(0));
         assert_eq!(pricing.hedge, Some(Duration::from_millis(40)));
+    }
+
+    #[test]
+    fn the_edge_table_sets_the_drain_delay_and_refuses_one_over_an_hour() {
+        let s = applied("[edge]\ndrain_delay_ms = 5000\n").unwrap();
+        assert_eq!(s.edge.drain_delay, Duration::from_secs(5));
+        let err = applied("[edge]\ndrain_delay_ms = 3600001\n").unwrap_err();
+        assert!(err.to_string().contains("edge.drain_delay_ms"), "{err}");
+        assert_eq!(err.to_string().lines().count(), 1, "{err}");
+        let err = applied("[edge]\ndrain_delay_ms = -1\n").unwrap_err();
+        assert_eq!(err.to_string().lines().count(), 1, "{err}");
     }
 
     #[test]

@@ -341,6 +341,14 @@ pub struct EdgeSettings {
     /// `BFF_MAX_CONNECTIONS`: client connections served at once; further
     /// ones wait in the listen backlog. Default: 10000.
     pub max_connections: usize,
+    /// `BFF_DRAIN_DELAY_MS`: after SIGTERM or SIGINT, how long `/readyz`
+    /// answers 503 while everything else (new connections included) is
+    /// still served, before the listener closes. It exists because a load
+    /// balancer learns that a replica is going away only by polling
+    /// `/readyz`: it must see the 503, and stop sending new requests,
+    /// before the port starts refusing them. Default: 0 (the listener
+    /// closes at once).
+    pub drain_delay: Duration,
     /// `BFF_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed.
     /// Default: none (the header is ignored).
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -352,6 +360,7 @@ impl Default for EdgeSettings {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
+            drain_delay: Duration::ZERO,
             trusted_proxies: Vec::new(),
         }
     }

@@ -26,9 +26,15 @@
 //! pipelined request whose head is still incomplete when the answers before
 //! it end is bounded by the idle timeout rather than the header timeout.
 //!
-//! Shutdown (SIGTERM or SIGINT) marks the app as draining, stops accepting,
-//! closes idle connections and those whose head is still arriving, lets
-//! in-flight requests finish, then returns, with no extra grace period.
+//! Shutdown (SIGTERM or SIGINT) marks the app as draining (`/readyz` answers
+//! 503) at once; then, after `BFF_DRAIN_DELAY_MS` (0 by default) during
+//! which every route is still served and connections still accepted, it
+//! stops accepting, closes idle connections and those whose head is still
+//! arriving, lets in-flight requests finish, then returns, with no extra
+//! grace period. The delay is for load balancers, which only see a replica
+//! going away by polling `/readyz` (`serve/accept.rs`). A second signal
+//! during the delay ends it early: an operator pressing Ctrl-C twice, or an
+//! orchestrator that wants the replica gone now, should not have to wait.
 
 mod accept;
 mod clock;
@@ -49,10 +55,11 @@ use crate::platform::Platform;
 use crate::telemetry;
 
 /// Serves `app` on `listener` with the connection rules of `edge` until
-/// `shutdown` resolves, then drains: `readiness` turns to draining, no
-/// connection is accepted any more, in-flight requests finish and every
-/// connection closes. Each request carries `ConnectInfo<SocketAddr>` (the
-/// peer address) in its extensions.
+/// `shutdown` resolves, then drains: `readiness` turns to draining at once;
+/// after `edge.drain_delay` (during which everything is still served, new
+/// connections included) no connection is accepted any more, in-flight
+/// requests finish and every connection closes. Each request carries
+/// `ConnectInfo<SocketAddr>` (the peer address) in its extensions.
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router) -> std::io::Result<()> {
@@ -71,11 +78,27 @@ pub async fn serve(
     readiness: Readiness,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    accept::run(listener, app, edge, readiness, shutdown).await;
+    serve_until(listener, app, edge, readiness, shutdown, std::future::pending()).await
+}
+
+/// [`serve`], with the drain delay ended early when `cut_short` resolves.
+/// `cut_short` is first polled once `shutdown` has resolved, so a future
+/// that registers for a signal when first polled (such as
+/// [`shutdown_signal`]) sees only a *second* signal.
+pub async fn serve_until(
+    listener: TcpListener,
+    app: Router,
+    edge: &EdgeSettings,
+    readiness: Readiness,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    cut_short: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    accept::run(listener, app, edge, readiness, shutdown, cut_short).await;
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT.
+/// Resolves on SIGTERM or SIGINT delivered after its first poll (it
+/// registers for them then).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -193,7 +216,8 @@ pub fn run_main(binary: Binary) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let served = serve(listener, app, &edge, readiness, shutdown_signal()).await;
+        // The second signal, if any, ends the drain delay early.
+        let served = serve_until(listener, app, &edge, readiness, shutdown_signal(), shutdown_signal()).await;
         // Spans still queued are sent, within a bound.
         traces.shutdown().await;
         match served {
