@@ -21,7 +21,7 @@
 //! A binary of its own, so that cargo runs it after the e2e tests rather
 //! than beside them: its timing bound must not compete for the CPU.
 //! Each BFF runs twice: at its defaults, then with retries and hedging on
-//! (`BFF_RETRIES=2`, hedges on users and pricing; DESIGN.md section 13),
+//! (`BFF_RETRIES=2`, hedges on users and pricing; docs/configuration.md#upstreams),
 //! which must change none of the above.
 //!
 //! `CHAOS_SEED` replays a run's faults (the seed is printed), `CHAOS_SECS`

@@ -1,4 +1,4 @@
-//! Retries, their budget and hedged GETs (DESIGN.md section 13), over
+//! Retries, their budget and hedged GETs (docs/configuration.md#upstreams), over
 //! loopback against the simulator: what they mend, what they never retry,
 //! and how many extra calls an upstream can be made to take.
 
@@ -241,7 +241,7 @@ async fn hedging_turns_a_slow_first_attempt_into_an_answer_in_time_with_two_call
     );
 }
 
-/// The calls a composite makes by design (DESIGN.md section 4): one per
+/// The calls a composite makes by design (docs/api.md): one per
 /// upstream it names, and one more to catalog or pricing where a second
 /// stage needs them for other products.
 type Calls = &'static [(&'static str, u64)];

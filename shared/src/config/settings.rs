@@ -49,7 +49,7 @@ pub struct Settings {
     /// `BFF_REDIS_TIMEOUT_MS`: bound on each Redis call (also bounded by
     /// what remains of the request's deadline). Default: 50 ms.
     pub redis_timeout: Duration,
-    /// Retries and their budget, for every upstream (DESIGN.md section 13).
+    /// Retries and their budget, for every upstream (docs/configuration.md#upstreams).
     pub retry: RetrySettings,
     /// Span export (`OTEL_*`, docs/configuration.md#traces).
     pub traces: TraceSettings,
@@ -215,7 +215,7 @@ impl UpstreamSettings {
     }
 }
 
-/// Retries of upstream calls (DESIGN.md section 13), shared by every
+/// Retries of upstream calls (docs/configuration.md#upstreams), shared by every
 /// upstream; each upstream keeps its own budget.
 #[derive(Debug, Clone, Copy)]
 pub struct RetrySettings {

@@ -1,5 +1,5 @@
 //! When a failed call to one upstream is tried again or hedged, and how much
-//! extra load that may add (DESIGN.md section 13).
+//! extra load that may add (docs/architecture.md#an-upstream-calls-life).
 //!
 //! Which failures are worth another attempt: for a GET, a failed or reset
 //! connection or a 502, 503 or 504 answer, never a timeout (the upstream is
