@@ -217,8 +217,13 @@ fn ids_are_percent_encoded_into_upstream_paths_and_queries_whatever_they_contain
         .expect("every id stays one encoded path segment or query value");
 }
 
-/// Arbitrary JSON, a few levels deep.
-fn json_value() -> impl Strategy<Value = Value> {
+/// Arbitrary JSON, a few levels deep, with object keys from `keys` (so a
+/// test can steer some keys towards the names its parser looks for).
+/// Shared by every property test that feeds JSON to a parser.
+pub(crate) fn json_keyed<K>(keys: K) -> impl Strategy<Value = Value>
+where
+    K: Strategy<Value = String> + Clone + 'static,
+{
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
@@ -227,12 +232,17 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(Value::from),
         ".{0,12}".prop_map(Value::from),
     ];
-    leaf.prop_recursive(3, 32, 6, |inner| {
+    leaf.prop_recursive(3, 32, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-            prop::collection::btree_map(".{0,8}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(keys.clone(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+/// Arbitrary JSON with arbitrary keys.
+pub(crate) fn json_value() -> impl Strategy<Value = Value> {
+    json_keyed(".{0,8}")
 }
 
 /// An object with (most of) `fields`, each holding arbitrary JSON, or a

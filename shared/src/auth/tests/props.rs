@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::auth::Principal;
-use crate::backends::props::config;
+use crate::backends::props::{config, json_keyed};
 use crate::error::ApiError;
 
 /// Margin around `now` for `exp` and `nbf`, well past the 5 s leeway so
@@ -80,21 +80,9 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Arbitrary JSON scalars and small containers.
+/// Arbitrary JSON with short lower-case keys (claim-like names).
 fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        ".{0,10}".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(2, 12, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            prop::collection::btree_map("[a-z]{1,4}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    json_keyed("[a-z]{1,4}")
 }
 
 /// A JWT header: a known, unknown or hostile `alg`, maybe `kid` and `typ`.
