@@ -52,9 +52,9 @@ impl StatusSource {
                     in_flight,
                     max_in_flight,
                     calls_per_s: round(recent.calls_per_s, 1000.0),
-                    error_ratio: recent.error_ratio.map(|r| round(r, 10_000.0)),
-                    p50_ms: recent.p50_ms,
-                    p99_ms: recent.p99_ms,
+                    error_ratio: recent.error_ratio.map_or(0.0, |r| round(r, 10_000.0)),
+                    p50_ms: recent.p50_ms.unwrap_or(0.0),
+                    p99_ms: recent.p99_ms.unwrap_or(0.0),
                 }
             })
             .collect();
@@ -108,16 +108,14 @@ pub struct UpstreamStatus {
     /// cap were not sent and are not counted.
     pub calls_per_s: f64,
     /// The share of those attempts that failed (any outcome but `ok` and
-    /// `not_found`); null without attempts.
-    #[schema(required = true)]
-    pub error_ratio: Option<f64>,
-    /// Their median latency in ms (within about 10 %); null without attempts.
-    #[schema(required = true)]
-    pub p50_ms: Option<f64>,
-    /// Their 99th percentile latency in ms (within about 10 %); null
-    /// without attempts.
-    #[schema(required = true)]
-    pub p99_ms: Option<f64>,
+    /// `not_found`); 0 without attempts (always a number, so a client
+    /// need not special-case an idle upstream).
+    pub error_ratio: f64,
+    /// Their median latency in ms (within about 10 %); 0 without attempts.
+    pub p50_ms: f64,
+    /// Their 99th percentile latency in ms (within about 10 %); 0 without
+    /// attempts.
+    pub p99_ms: f64,
 }
 
 /// A breaker's state as the status page shows it.

@@ -40,6 +40,8 @@ pub(super) fn render(status: &Status) -> String {
     );
     for upstream in &status.upstreams {
         let state = upstream.breaker.as_str();
+        // No attempt in the window: the JSON's zeros are shown as "none".
+        let measured = upstream.calls_per_s > 0.0;
         let _ = write!(
             html,
             "<tr class=\"upstream {state}\" data-upstream=\"{name}\" data-breaker=\"{state}\">\
@@ -50,9 +52,9 @@ pub(super) fn render(status: &Status) -> String {
             in_flight = upstream.in_flight,
             cap = upstream.max_in_flight,
             calls = upstream.calls_per_s,
-            errors = or_none(upstream.error_ratio.map(|r| format!("{:.1} %", r * 100.0))),
-            p50 = or_none(upstream.p50_ms.map(ms)),
-            p99 = or_none(upstream.p99_ms.map(ms)),
+            errors = or_none(measured.then(|| format!("{:.1} %", upstream.error_ratio * 100.0))),
+            p50 = or_none(measured.then(|| ms(upstream.p50_ms))),
+            p99 = or_none(measured.then(|| ms(upstream.p99_ms))),
         );
     }
     html.push_str("</tbody></table></body></html>\n");
@@ -118,9 +120,9 @@ mod tests {
             in_flight: 1,
             max_in_flight: 8,
             calls_per_s: 2.5,
-            error_ratio: Some(0.25),
-            p50_ms: Some(3.5),
-            p99_ms: Some(120.0),
+            error_ratio: 0.25,
+            p50_ms: 3.5,
+            p99_ms: 120.0,
         }
     }
 
