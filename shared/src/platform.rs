@@ -17,7 +17,7 @@ use crate::ops::Readiness;
 use crate::rate_limit::RateLimitState;
 use crate::redis_conn::SharedRedis;
 use crate::telemetry::Metrics;
-use crate::upstream::{Upstreams, build_client};
+use crate::upstream::{UpstreamClient, Upstreams, build_client};
 
 /// Memory the in-process idempotency store may use for records (keys and
 /// recorded answers, ~0.5 KiB each: some 60,000 checkouts).
@@ -50,7 +50,8 @@ pub struct PlatformParts {
     pub metrics: Arc<Metrics>,
     /// Draining flag for `/readyz`.
     pub readiness: Readiness,
-    /// The pooled HTTP client, for extensions that call other services.
+    /// A reqwest client for calls off the request path (JWKS, OTLP), and
+    /// for extensions that call other services.
     pub http: reqwest::Client,
     /// The shared Redis connection when `BFF_REDIS_URL` is set.
     pub redis: Option<Arc<SharedRedis>>,
@@ -72,7 +73,7 @@ impl Platform {
     pub async fn new(settings: Settings) -> Result<Self, ConfigError> {
         let http = build_client(&settings.client)?;
         let metrics = Metrics::new();
-        let upstreams = Upstreams::new(&settings, http.clone(), &metrics)?;
+        let upstreams = Upstreams::new(&settings, UpstreamClient::new(&settings.client)?, &metrics)?;
         let verifier = Arc::new(Verifier::from_settings(&settings.jwt, http.clone()).await?);
         let redis = settings
             .redis_url

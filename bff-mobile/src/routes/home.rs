@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use bff_shared::auth::Auth;
 use bff_shared::backends::Bff;
-use bff_shared::backends::{Backends, Order, Price, Product, User};
+use bff_shared::backends::{Backends, OrderSummaries, OrderSummary, Price, ProductCard, UnreadCount, UserCard};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta, Section};
@@ -21,6 +21,8 @@ use serde_json::json;
 
 const ORDERS_LIMIT: u32 = 5;
 const RECOMMENDATIONS_LIMIT: u32 = 10;
+/// Home shows the unread count only: one item is asked for, not a page.
+const NOTIFICATIONS_LIMIT: u32 = 1;
 
 /// The home screen.
 // Every field is always sent: `deny_unknown_fields` and `required` only
@@ -130,11 +132,14 @@ pub async fn home(State(platform): State<Bff>, Auth(principal): Auth, ctx: Reque
     let fan = Fanout::new(&ctx);
 
     let (user, orders, notifications, recommended) = tokio::join!(
-        fan.optional("user", backends.user(&ctx, user_id)),
-        fan.optional("recent_orders", backends.orders(&ctx, user_id, ORDERS_LIMIT)),
+        fan.optional("user", backends.user::<UserCard>(&ctx, user_id)),
+        fan.optional(
+            "recent_orders",
+            backends.orders::<OrderSummaries>(&ctx, user_id, ORDERS_LIMIT)
+        ),
         fan.optional(
             "unread_notifications",
-            backends.unread_notifications(&ctx, user_id, None)
+            backends.unread_notifications::<UnreadCount>(&ctx, user_id, Some(NOTIFICATIONS_LIMIT))
         ),
         recommendations(&fan, backends, &ctx, user_id),
     );
@@ -196,7 +201,7 @@ async fn recommendations(fan: &Fanout, backends: &Backends, ctx: &RequestCtx, us
         }
     };
     let (products, price) = tokio::join!(
-        fan.optional_cached("recommendations", backends.products(ctx, list)),
+        fan.optional_cached("recommendations", backends.products::<ProductCard>(ctx, list)),
         fan.optional_cached("recommendations.price", backends.prices(ctx, list)),
     );
     let prices = price.value().map(|prices| prices.as_slice());
@@ -208,7 +213,7 @@ async fn recommendations(fan: &Fanout, backends: &Backends, ctx: &RequestCtx, us
     }
 }
 
-fn shape_user(user: User) -> HomeUser {
+fn shape_user(user: UserCard) -> HomeUser {
     HomeUser {
         id: user.id,
         name: user.name,
@@ -216,9 +221,9 @@ fn shape_user(user: User) -> HomeUser {
     }
 }
 
-fn shape_order(order: Order) -> RecentOrder {
+fn shape_order(order: OrderSummary) -> RecentOrder {
     RecentOrder {
-        item_count: order.lines.iter().map(|l| u64::from(l.quantity)).sum(),
+        item_count: order.item_count,
         id: order.id,
         status: order.status,
         total_cents: order.total_cents,
@@ -229,7 +234,7 @@ fn shape_order(order: Order) -> RecentOrder {
 
 /// Cards in the recommender's order; ids the catalog does not know are
 /// left out; a product without a price gets null price fields.
-fn shape_recommendations(ids: &[String], products: &[Product], prices: Option<&[Price]>) -> Vec<Recommendation> {
+fn shape_recommendations(ids: &[String], products: &[ProductCard], prices: Option<&[Price]>) -> Vec<Recommendation> {
     let prices = prices.unwrap_or_default();
     ids.iter()
         .filter_map(|id| products.iter().find(|p| &p.id == id))
@@ -238,7 +243,7 @@ fn shape_recommendations(ids: &[String], products: &[Product], prices: Option<&[
             Recommendation {
                 id: product.id.clone(),
                 name: product.name.clone(),
-                image_url: product.image_url().map(str::to_owned),
+                image_url: product.image_url.clone(),
                 price_cents: price.map(|p| p.amount_cents),
                 currency: price.map(|p| p.currency.clone()),
             }
@@ -272,36 +277,21 @@ fn example() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bff_shared::backends::OrderLine;
 
-    fn product(id: &str, images: &[&str]) -> Product {
-        Product {
-            id: id.into(),
-            name: format!("name {id}"),
-            description: String::new(),
-            category: "c".into(),
-            image_urls: images.iter().map(|s| (*s).to_owned()).collect(),
-            attributes: Default::default(),
-            related_ids: vec![],
-        }
+    fn product(id: &str, images: &[&str]) -> ProductCard {
+        let json = serde_json::json!({"id": id, "name": format!("name {id}"), "image_urls": images});
+        serde_json::from_value(json).unwrap()
     }
 
     #[test]
     fn item_count_is_the_sum_of_line_quantities() {
-        let line = |q| OrderLine {
-            product_id: "p-1".into(),
-            quantity: q,
-            unit_price_cents: 100,
-        };
-        let order = Order {
-            id: "o-1".into(),
-            user_id: "u-1".into(),
-            status: "placed".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            total_cents: 700,
-            currency: "USD".into(),
-            lines: vec![line(3), line(4)],
-        };
+        let order = serde_json::json!({
+            "id": "o-1", "user_id": "u-1", "status": "placed", "created_at": "2026-01-01T00:00:00Z",
+            "total_cents": 700, "currency": "USD",
+            "lines": [{"product_id": "p-1", "quantity": 3, "unit_price_cents": 100},
+                      {"product_id": "p-2", "quantity": 4, "unit_price_cents": 100}],
+        });
+        let order: OrderSummary = serde_json::from_value(order).unwrap();
         assert_eq!(shape_order(order).item_count, 7);
     }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use bff_shared::auth::Auth;
 use bff_shared::backends::Bff;
-use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLine, Price, Product, User};
+use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLine, OrderPage, Price, Product, User};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta, Section};
@@ -191,10 +191,10 @@ pub async fn dashboard(
 
     // Sections are boxed: see `parts::boxed`.
     let (user, orders, notifications, recommended) = tokio::join!(
-        parts::boxed(|| fan.optional("user", backends.user(ctx, user_id))),
+        parts::boxed(|| fan.optional("user", backends.user::<User>(ctx, user_id))),
         parts::boxed(|| orders_with_products(fan, backends, ctx, user_id)),
         parts::boxed(|| {
-            let notifications = backends.unread_notifications(ctx, user_id, Some(NOTIFICATIONS_LIMIT));
+            let notifications = backends.unread_notifications::<Notifications>(ctx, user_id, Some(NOTIFICATIONS_LIMIT));
             fan.optional("notifications", notifications)
         }),
         parts::boxed(|| recommendations(fan, backends, ctx, user_id)),
@@ -248,7 +248,7 @@ async fn orders_with_products(
     user_id: &str,
 ) -> OrdersWithProducts {
     let orders = fan
-        .optional("orders", backends.orders(ctx, user_id, ORDERS_LIMIT))
+        .optional("orders", backends.orders::<OrderPage>(ctx, user_id, ORDERS_LIMIT))
         .await;
     let product = match orders.value() {
         Some(page) => {

@@ -52,7 +52,12 @@ pub type Batches = Vec<Arc<Vec<Product>>>;
 /// missing data rather than a degraded part. Stale when any batch is.
 pub async fn products(backends: &Backends, ctx: &RequestCtx, ids: &[String]) -> Result<Cached<Batches>, UpstreamError> {
     let mut found = Cached::fresh(Batches::new());
-    for batch in join_all(ids.chunks(CATALOG_BATCH).map(|chunk| backends.products(ctx, chunk))).await {
+    for batch in join_all(
+        ids.chunks(CATALOG_BATCH)
+            .map(|chunk| backends.products::<Product>(ctx, chunk)),
+    )
+    .await
+    {
         let batch = batch?;
         found.stale |= batch.stale;
         found.value.push(batch.value);

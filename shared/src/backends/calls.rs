@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
 use urlencoding::encode;
 
 use super::dto::*;
@@ -54,13 +55,20 @@ impl Backends {
         })
     }
 
-    /// `GET /users/{id}`.
-    pub async fn user(&self, ctx: &RequestCtx, id: &str) -> Result<User, UpstreamError> {
+    /// `GET /users/{id}`: a [`User`], or a narrower view of one such as
+    /// [`UserCard`].
+    pub async fn user<T: DeserializeOwned>(&self, ctx: &RequestCtx, id: &str) -> Result<T, UpstreamError> {
         self.users.get_json(ctx, &format!("/users/{}", encode(id))).await
     }
 
-    /// `GET /orders?user_id=&limit=`, newest first.
-    pub async fn orders(&self, ctx: &RequestCtx, user_id: &str, limit: u32) -> Result<OrderPage, UpstreamError> {
+    /// `GET /orders?user_id=&limit=`, newest first: an [`OrderPage`], or
+    /// a narrower view such as [`OrderSummaries`].
+    pub async fn orders<T: DeserializeOwned>(
+        &self,
+        ctx: &RequestCtx,
+        user_id: &str,
+        limit: u32,
+    ) -> Result<T, UpstreamError> {
         self.orders
             .get_json(ctx, &format!("/orders?user_id={}&limit={limit}", encode(user_id)))
             .await
@@ -93,19 +101,24 @@ impl Backends {
     pub async fn product(&self, ctx: &RequestCtx, id: &str) -> Result<Cached<Arc<Product>>, UpstreamError> {
         let path = format!("/products/{}", encode(id));
         self.product_cache
-            .get_or_fetch(path.clone(), || self.catalog.get_json_weighted(ctx, &path))
+            .get_or_fetch(|| path.clone(), || self.catalog.get_json_weighted(ctx, &path))
             .await
     }
 
     /// `GET /products?ids=…` (at most 100 ids; unknown ids are left out),
-    /// through the product cache.
-    pub async fn products(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Cached<Arc<Vec<Product>>>, UpstreamError> {
+    /// through the product cache: [`Product`]s, or a narrower view such
+    /// as [`ProductCard`] (cached apart: the view is part of the key).
+    pub async fn products<T>(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Cached<Arc<Vec<T>>>, UpstreamError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
         if ids.is_empty() {
             return Ok(Cached::fresh(Arc::new(Vec::new())));
         }
         let path = format!("/products?ids={}", join_ids(ids));
+        let key = || format!("{path} as {}", std::any::type_name::<T>());
         self.product_cache
-            .get_or_fetch(path.clone(), || self.fetch_items(&self.catalog, ctx, &path))
+            .get_or_fetch(key, || self.fetch_items(&self.catalog, ctx, &path))
             .await
     }
 
@@ -116,7 +129,7 @@ impl Backends {
         }
         let path = format!("/prices?product_ids={}", join_ids(ids));
         self.price_cache
-            .get_or_fetch(path.clone(), || self.fetch_items(&self.pricing, ctx, &path))
+            .get_or_fetch(|| path.clone(), || self.fetch_items(&self.pricing, ctx, &path))
             .await
     }
 
@@ -132,7 +145,7 @@ impl Backends {
             .map(|(items, _)| items)
     }
 
-    async fn fetch_items<T: serde::de::DeserializeOwned>(
+    async fn fetch_items<T: DeserializeOwned>(
         &self,
         upstream: &Upstream,
         ctx: &RequestCtx,
@@ -172,13 +185,14 @@ impl Backends {
     }
 
     /// `GET /notifications?user_id=&unread_only=true[&limit=]`; without a
-    /// limit the upstream's default applies.
-    pub async fn unread_notifications(
+    /// limit the upstream's default applies. [`Notifications`], or a
+    /// narrower view such as [`UnreadCount`].
+    pub async fn unread_notifications<T: DeserializeOwned>(
         &self,
         ctx: &RequestCtx,
         user_id: &str,
         limit: Option<u32>,
-    ) -> Result<Notifications, UpstreamError> {
+    ) -> Result<T, UpstreamError> {
         let mut path = format!("/notifications?user_id={}&unread_only=true", encode(user_id));
         if let Some(limit) = limit {
             path.push_str(&format!("&limit={limit}"));

@@ -11,6 +11,7 @@
 mod calls;
 mod dto;
 mod state;
+mod views;
 
 #[cfg(test)]
 pub(crate) mod props;
@@ -18,6 +19,7 @@ pub(crate) mod props;
 pub use calls::Backends;
 pub use dto::*;
 pub use state::{Bff, BffParts, UPSTREAMS, declare};
+pub use views::{OrderSummaries, OrderSummary, ProductCard, UnreadCount, UserCard};
 
 use crate::cache::Cached;
 use crate::upstream::UpstreamError;

@@ -183,16 +183,16 @@ fn ids_are_percent_encoded_into_upstream_paths_and_queries_whatever_they_contain
             let both: &[&str] = &[&id, &other];
             let one: &[&str] = &[&id];
             rt.block_on(async {
-                let _ = backends.user(&ctx, &id).await;
-                let _ = backends.orders(&ctx, &id, 5).await;
+                let _ = backends.user::<User>(&ctx, &id).await;
+                let _ = backends.orders::<OrderPage>(&ctx, &id, 5).await;
                 let _ = backends.order_raw(&ctx, &id).await;
                 let _ = backends.product(&ctx, &id).await;
-                let _ = backends.products(&ctx, &pair).await;
+                let _ = backends.products::<Product>(&ctx, &pair).await;
                 let _ = backends.prices(&ctx, &pair).await;
                 let _ = backends.prices_uncached(&ctx, &pair).await;
                 let _ = backends.stock(&ctx, &pair).await;
                 let _ = backends.recommendations(&ctx, &id, 10).await;
-                let _ = backends.unread_notifications(&ctx, &id, Some(3)).await;
+                let _ = backends.unread_notifications::<Notifications>(&ctx, &id, Some(3)).await;
                 let _ = backends.reviews(&ctx, &id, 5).await;
             });
             let seen = upstream.take();

@@ -7,6 +7,8 @@
 //! in `meta.stale` (stale-if-error). Both tiers are weighted by the size of
 //! the upstream body, so memory is bounded in bytes, not entries.
 //! What to cache (never personal data) is decided by [`crate::backends`].
+//! A TTL of zero turns a cache off: every read goes to the upstream and
+//! moka is not on the call's path at all (no coalescing, no stale tier).
 
 use std::any::Any;
 use std::future::Future;
@@ -53,15 +55,21 @@ impl<T> Cached<T> {
 /// One kind of cached call (say, catalog products), with its own TTL.
 #[derive(Clone)]
 pub struct FragmentCache {
+    /// `None` when the TTL is zero: the cache is off.
+    tiers: Option<Tiers>,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Clone)]
+struct Tiers {
     fresh: Cache<String, Entry>,
     backup: Cache<String, Entry>,
-    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for FragmentCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FragmentCache")
-            .field("entries", &self.fresh.entry_count())
+            .field("entries", &self.tiers.as_ref().map(|t| t.fresh.entry_count()))
             .finish()
     }
 }
@@ -69,8 +77,12 @@ impl std::fmt::Debug for FragmentCache {
 impl FragmentCache {
     /// A cache whose entries are fresh for `ttl`, may be served stale for
     /// `stale_for` after that when a refresh fails, and weigh at most
-    /// `max_bytes` of upstream body per tier.
+    /// `max_bytes` of upstream body per tier. A zero `ttl` is a cache that
+    /// is off.
     pub fn new(ttl: Duration, stale_for: Duration, max_bytes: u64, metrics: Arc<Metrics>) -> Self {
+        if ttl.is_zero() {
+            return Self { tiers: None, metrics };
+        }
         let weigher = |_: &String, entry: &Entry| entry.weight;
         let fresh = Cache::builder()
             .max_capacity(max_bytes)
@@ -82,29 +94,37 @@ impl FragmentCache {
             .weigher(weigher)
             .time_to_live((ttl + stale_for).max(Duration::from_millis(1)))
             .build();
-        Self { fresh, backup, metrics }
+        Self {
+            tiers: Some(Tiers { fresh, backup }),
+            metrics,
+        }
     }
 
     /// The value for `key`: fresh from the cache, else fetched (one fetch
     /// for all concurrent callers), else, if the fetch fails, the stale
     /// value (marked stale) when there still is one. `fetch` yields the
-    /// value and the size of the body it came from.
-    pub async fn get_or_fetch<T, F, Fut>(&self, key: String, fetch: F) -> Result<Cached<Arc<T>>, UpstreamError>
+    /// value and the size of the body it came from. With the cache off it
+    /// is `fetch`, nothing more (and `key` is not built: it is asked for
+    /// only when needed).
+    pub async fn get_or_fetch<T, K, F, Fut>(&self, key: K, fetch: F) -> Result<Cached<Arc<T>>, UpstreamError>
     where
         T: Send + Sync + 'static,
+        K: FnOnce() -> String,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(T, usize), UpstreamError>>,
     {
-        if let Some(entry) = self.fresh.get(&key).await
+        let Some(Tiers { fresh, backup }) = &self.tiers else {
+            return fetch().await.map(|(value, _)| Cached::fresh(Arc::new(value)));
+        };
+        let key = key();
+        if let Some(entry) = fresh.get(&key).await
             && let Ok(value) = entry.value.downcast::<T>()
         {
             self.metrics.cache(CacheResult::Hit);
             return Ok(Cached::fresh(value));
         }
         self.metrics.cache(CacheResult::Miss);
-        let backup = &self.backup;
-        let loaded = self
-            .fresh
+        let loaded = fresh
             .try_get_with(key.clone(), async {
                 let (value, weight) = fetch().await?;
                 let entry = Entry {
@@ -121,7 +141,7 @@ impl FragmentCache {
                 .downcast::<T>()
                 .map(Cached::fresh)
                 .map_err(|_| UpstreamError::BadResponse),
-            Err(error) => match self.backup.get(&key).await.map(|e| e.value.downcast::<T>()) {
+            Err(error) => match backup.get(&key).await.map(|e| e.value.downcast::<T>()) {
                 Some(Ok(value)) => {
                     self.metrics.cache(CacheResult::Stale);
                     Ok(Cached { value, stale: true })

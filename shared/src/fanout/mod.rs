@@ -41,6 +41,7 @@ pub use section::{Outcome, Reported, Required, Section};
 pub use summary::Summary;
 
 use std::future::Future;
+use std::pin::Pin;
 
 use tokio::time::Instant;
 
@@ -109,60 +110,69 @@ impl Fanout {
 
     /// Runs an optional section (or a dotted nested part such as
     /// `recommendations.price`): its value, or degraded with the reason.
-    pub async fn optional<T>(
+    pub fn optional<T>(
         &self,
         section: &'static str,
         call: impl Future<Output = Result<T, UpstreamError>>,
-    ) -> Section<T> {
+    ) -> impl Future<Output = Section<T>> {
         self.optional_cached(section, async { call.await.map(Cached::fresh) })
-            .await
     }
 
     /// [`Self::optional`] for a call through the fragment cache, whose
     /// value may come stale.
-    pub async fn optional_cached<T>(
+    pub fn optional_cached<T>(
         &self,
         section: &'static str,
         call: impl Future<Output = Result<Cached<T>, UpstreamError>>,
-    ) -> Section<T> {
-        let result = self.bounded(call).await;
-        let outcome = match result {
-            Ok(Cached { value, stale: false }) => Outcome::Fresh(value),
-            Ok(Cached { value, stale: true }) => Outcome::Stale(value),
-            Err(e) => Outcome::Degraded(e.reason()),
-        };
-        Section::new(section, self.started.elapsed(), outcome)
+    ) -> impl Future<Output = Section<T>> {
+        let call = Box::pin(call);
+        async move {
+            let outcome = match self.bounded(call).await {
+                Ok(Cached { value, stale: false }) => Outcome::Fresh(value),
+                Ok(Cached { value, stale: true }) => Outcome::Stale(value),
+                Err(e) => Outcome::Degraded(e.reason()),
+            };
+            Section::new(section, self.started.elapsed(), outcome)
+        }
     }
 
     /// Runs a required section: its value, or the client error its failure
     /// means (404 `not_found`, 504 `upstream_timeout`, else 503).
-    pub async fn required<T>(
+    pub fn required<T>(
         &self,
         section: &'static str,
         call: impl Future<Output = Result<T, UpstreamError>>,
-    ) -> Result<Required<T>, ApiError> {
+    ) -> impl Future<Output = Result<Required<T>, ApiError>> {
         self.required_cached(section, async { call.await.map(Cached::fresh) })
-            .await
     }
 
     /// [`Self::required`] for a call through the fragment cache, whose
     /// value may come stale.
-    pub async fn required_cached<T>(
+    pub fn required_cached<T>(
         &self,
         section: &'static str,
         call: impl Future<Output = Result<Cached<T>, UpstreamError>>,
-    ) -> Result<Required<T>, ApiError> {
-        let Cached { value, stale } = self.bounded(call).await.map_err(UpstreamError::into_api_error)?;
-        Ok(Required::new(section, self.started.elapsed(), value, stale))
+    ) -> impl Future<Output = Result<Required<T>, ApiError>> {
+        let call = Box::pin(call);
+        async move {
+            let Cached { value, stale } = self.bounded(call).await.map_err(UpstreamError::into_api_error)?;
+            Ok(Required::new(section, self.started.elapsed(), value, stale))
+        }
     }
 
-    async fn bounded<T>(&self, call: impl Future<Output = Result<T, UpstreamError>>) -> Result<T, UpstreamError> {
-        // Upstream calls already stop at the deadline; this is the backstop
-        // for anything else a section awaits.
-        // Boxed: composites nest sections inside sections, and unboxed the
-        // combined future grows with every level (debug builds overflow a
-        // 2 MiB stack); one small allocation per section keeps it flat.
-        let call = Box::pin(call);
+    /// Upstream calls already stop at the deadline; this is the backstop
+    /// for anything else a section awaits.
+    ///
+    /// The call comes boxed, and is boxed before any `async` wrapper holds
+    /// it: a future passed by value through nested `async fn`s is stored
+    /// once per level, so composites that nest sections inside sections
+    /// would grow to hundreds of KiB (copied whole at every move and
+    /// overflowing a debug build's stack). One small allocation per
+    /// section keeps the handler's future a few pointers per section.
+    async fn bounded<T, F>(&self, call: Pin<Box<F>>) -> Result<T, UpstreamError>
+    where
+        F: Future<Output = Result<T, UpstreamError>>,
+    {
         tokio::time::timeout_at(self.deadline.instant(), call)
             .await
             .unwrap_or(Err(UpstreamError::Timeout))

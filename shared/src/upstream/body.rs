@@ -16,8 +16,11 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::{BodyDataStream, BodyExt};
+use hyper::body::{Body as _, Incoming};
 use tokio::time::{Instant, Sleep};
 
+use super::client::UpstreamResponse;
 use super::error::UpstreamError;
 
 /// Whether `headers` declare an `application/json` body (parameters such
@@ -30,22 +33,31 @@ pub(super) fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// The body length the response declares (`Content-Length`), if any.
+fn declared_length(response: &UpstreamResponse) -> Option<u64> {
+    response.body().size_hint().exact()
+}
+
 /// Whether the response declares a length over `cap`.
-fn declared_over(response: &reqwest::Response, cap: usize) -> bool {
-    response.content_length().is_some_and(|length| length > cap as u64)
+fn declared_over(response: &UpstreamResponse, cap: usize) -> bool {
+    declared_length(response).is_some_and(|length| length > cap as u64)
 }
 
 /// Reads the whole body when it is at most `cap` bytes. Larger (declared
 /// or streamed) is `BadResponse`; a connection that fails mid-body is
 /// `Transport`.
-pub(super) async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Bytes, UpstreamError> {
+pub(super) async fn read_capped(response: UpstreamResponse, cap: usize) -> Result<Bytes, UpstreamError> {
     if declared_over(&response, cap) {
         return Err(UpstreamError::BadResponse);
     }
+    let mut body = response.into_body();
     // Most answers arrive as one chunk: keep it without copying.
     let mut chunks: Vec<Bytes> = Vec::with_capacity(1);
     let mut length = 0usize;
-    while let Some(chunk) = response.chunk().await.map_err(|_| UpstreamError::Transport)? {
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame.map_err(|_| UpstreamError::Transport)?.into_data() else {
+            continue; // trailers
+        };
         length += chunk.len();
         if length > cap {
             return Err(UpstreamError::BadResponse);
@@ -79,7 +91,7 @@ impl StreamedJson {
     /// dropped unread).
     pub(super) fn accept(
         upstream: &'static str,
-        response: reqwest::Response,
+        response: UpstreamResponse,
         deadline: Instant,
         cap: usize,
     ) -> Result<Self, UpstreamError> {
@@ -92,10 +104,10 @@ impl StreamedJson {
         Ok(Self {
             status: response.status(),
             content_type,
-            content_length: response.content_length(),
+            content_length: declared_length(&response),
             body: BoundedBody {
                 upstream,
-                inner: Box::pin(response.bytes_stream()),
+                inner: BodyDataStream::new(response.into_body()),
                 deadline: Box::pin(tokio::time::sleep_until(deadline)),
                 left: cap,
                 finished: false,
@@ -128,7 +140,7 @@ pub enum BodyError {
 /// instead would send a complete-looking 200.
 pub struct BoundedBody {
     upstream: &'static str,
-    inner: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    inner: BodyDataStream<Incoming>,
     deadline: Pin<Box<Sleep>>,
     /// Bytes still allowed under the cap.
     left: usize,
@@ -152,7 +164,7 @@ impl Stream for BoundedBody {
         if this.finished {
             return Poll::Ready(None);
         }
-        let error = match this.inner.as_mut().poll_next(cx) {
+        let error = match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => match this.left.checked_sub(chunk.len()) {
                 Some(left) => {
                     this.left = left;

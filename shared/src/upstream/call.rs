@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::attempt::{Attempt, AttemptSpan};
 use super::body::{StreamedJson, read_capped};
 use super::breaker::{Breaker, Ticket};
+use super::client::{RequestBody, UpstreamClient, UpstreamResponse};
 use super::error::UpstreamError;
 use super::retry::RetryPolicy;
 use crate::config::{BreakerSettings, RetrySettings, UpstreamSettings};
@@ -36,13 +37,13 @@ static X_REQUEST_TIMEOUT_MS: HeaderName = HeaderName::from_static("x-request-tim
 #[derive(Debug)]
 pub struct Upstream {
     name: &'static str,
-    base_url: String,
+    base: BaseUrl,
     timeout: Option<Duration>,
     /// Retries, hedging and their budget.
     retry: RetryPolicy,
     /// The largest body read or passed on (`BFF_UPSTREAM_MAX_BODY_BYTES`).
     max_body_bytes: usize,
-    client: reqwest::Client,
+    client: UpstreamClient,
     breaker: Breaker,
     in_flight: Arc<Semaphore>,
     /// The in-flight cap, for the status page (a semaphore does not say).
@@ -86,14 +87,14 @@ impl Upstream {
         settings: &UpstreamSettings,
         breaker: &BreakerSettings,
         max_body_bytes: usize,
-        client: reqwest::Client,
+        client: UpstreamClient,
         metrics: &Metrics,
     ) -> Self {
         let metrics = metrics.upstream(name);
         Self {
             name,
             // `Upstreams::new` refuses an upstream without a URL.
-            base_url: settings.url.clone().unwrap_or_default(),
+            base: BaseUrl::new(settings.url.as_deref().unwrap_or_default()),
             timeout: settings.timeout,
             retry: RetryPolicy::new(settings.retries, settings.hedge, &RetrySettings::default()),
             max_body_bytes,
@@ -207,7 +208,7 @@ impl Upstream {
     /// (a refused call is an attempt with nothing to judge the upstream by).
     async fn call<T, F, Fut>(&self, ctx: &RequestCtx, outgoing: Outgoing<'_>, read: &F) -> Tried<T>
     where
-        F: Fn(reqwest::Response) -> Fut,
+        F: Fn(UpstreamResponse) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
         match self.admit(ctx) {
@@ -233,7 +234,7 @@ impl Upstream {
         read: &F,
     ) -> Tried<T>
     where
-        F: Fn(reqwest::Response) -> Fut,
+        F: Fn(UpstreamResponse) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
         let Admitted { ticket, _permit } = admitted;
@@ -258,7 +259,7 @@ impl Upstream {
         let mut attempt = Attempt::start(&self.metrics, &self.breaker, ticket, limit).traced(span);
         let mut unsent = false;
         let result = match tokio::time::timeout_at(limit, async {
-            let response = request.send().await.map_err(|e| {
+            let response = self.client.send(request?).await.map_err(|e| {
                 tracing::debug!(upstream = self.name, error = %e, "upstream request failed");
                 // The connection was never made, so the request was not
                 // written: the one failure after which a POST is retried.
@@ -269,7 +270,7 @@ impl Upstream {
             attempt.answered(status.as_u16());
             if status.is_success() {
                 read(response).await
-            } else if status == reqwest::StatusCode::NOT_FOUND {
+            } else if status == http::StatusCode::NOT_FOUND {
                 Err(UpstreamError::NotFound)
             } else {
                 Err(UpstreamError::Status(status.as_u16()))
@@ -295,48 +296,71 @@ impl Upstream {
         }
     }
 
+    /// The attempt's request: the call's method, path, body and headers,
+    /// plus the ones every upstream call carries (docs/api.md#the-upstream-contract).
+    /// A path that makes no valid URI under the base is a transport
+    /// failure, as the connection could not have been asked for it.
     fn build(
         &self,
         ctx: &RequestCtx,
         outgoing: Outgoing<'_>,
         budget: Duration,
         span_id: SpanId,
-    ) -> reqwest::RequestBuilder {
-        let url = format!("{}{}", self.base_url, outgoing.path);
+    ) -> Result<http::Request<RequestBody>, UpstreamError> {
+        let uri = self.base.join(outgoing.path).ok_or(UpstreamError::Transport)?;
         let budget_ms = budget.as_millis().clamp(1, u64::MAX as u128) as u64;
-        let mut request = self
-            .client
-            .request(outgoing.method, url)
-            .header(X_REQUEST_TIMEOUT_MS.clone(), HeaderValue::from(budget_ms));
+        let body = outgoing.body.unwrap_or_default();
+        let mut request = http::Request::new(RequestBody::new(body.clone()));
+        *request.method_mut() = outgoing.method;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(X_REQUEST_TIMEOUT_MS.clone(), HeaderValue::from(budget_ms));
         if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
-            request = request.header(X_REQUEST_ID.clone(), id);
+            headers.insert(X_REQUEST_ID.clone(), id);
         }
         if let Some(user) = &ctx.user {
-            request = request.header(X_USER_ID.clone(), user.clone());
+            headers.insert(X_USER_ID.clone(), user.clone());
         }
         let trace = &ctx.trace.context;
-        request = request.header(TRACEPARENT.clone(), trace.traceparent(span_id));
+        headers.insert(TRACEPARENT.clone(), trace.traceparent(span_id));
         if let Some(state) = &trace.state {
-            request = request.header(TRACESTATE.clone(), state.clone());
+            headers.insert(TRACESTATE.clone(), state.clone());
         }
         for (name, value) in outgoing.headers {
-            request = request.header(name.clone(), value.clone());
+            headers.append(name.clone(), value.clone());
         }
-        if let Some(body) = outgoing.body {
-            request = request
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(body);
+        if !body.is_empty() {
+            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        request
+        Ok(request)
     }
 }
 
-async fn read_json<T: DeserializeOwned>(response: reqwest::Response, cap: usize) -> Result<T, UpstreamError> {
+/// An upstream's base URL without its trailing `/`; each call's URI is
+/// the base followed by the call's path and query (already encoded).
+#[derive(Debug)]
+struct BaseUrl(String);
+
+impl BaseUrl {
+    fn new(raw: &str) -> Self {
+        Self(raw.trim_end_matches('/').to_owned())
+    }
+
+    /// The absolute URI of `path_and_query` under this base, or `None`
+    /// when they make no valid URI.
+    fn join(&self, path_and_query: &str) -> Option<http::Uri> {
+        http::Uri::try_from(format!("{}{path_and_query}", self.0))
+            .ok()
+            .filter(|uri| uri.scheme().is_some() && uri.authority().is_some())
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(response: UpstreamResponse, cap: usize) -> Result<T, UpstreamError> {
     read_json_weighted(response, cap).await.map(|(value, _)| value)
 }
 
 async fn read_json_weighted<T: DeserializeOwned>(
-    response: reqwest::Response,
+    response: UpstreamResponse,
     cap: usize,
 ) -> Result<(T, usize), UpstreamError> {
     let body = read_capped(response, cap).await?;
@@ -354,7 +378,7 @@ mod tests {
     use super::*;
     use crate::config::{BreakerSettings, ClientSettings, RetrySettings, UpstreamSettings};
     use crate::context::Deadline;
-    use crate::upstream::{BreakerState, build_client};
+    use crate::upstream::BreakerState;
 
     /// An upstream on loopback that reads requests and never answers.
     async fn silent_upstream(metrics: &Metrics) -> Upstream {
@@ -372,7 +396,7 @@ mod tests {
             failures: 1,
             open: Duration::from_secs(60),
         };
-        let client = build_client(&ClientSettings::default()).unwrap();
+        let client = UpstreamClient::new(&ClientSettings::default()).unwrap();
         Upstream::new("silent", &UpstreamSettings::new(url), &breaker, 1024, client, metrics)
     }
 
@@ -391,7 +415,7 @@ mod tests {
             failures: 100,
             open: Duration::from_secs(60),
         };
-        let client = build_client(&ClientSettings::default()).unwrap();
+        let client = UpstreamClient::new(&ClientSettings::default()).unwrap();
         let settings = UpstreamSettings::new(url);
         let retry = RetrySettings {
             retries,
@@ -403,6 +427,34 @@ mod tests {
 
     fn counted(metrics: &Metrics, name: &str) -> f64 {
         metrics.sample(&format!("{name}{{upstream=\"silent\"}}")).unwrap_or(0.0)
+    }
+
+    #[test]
+    fn a_call_uri_is_the_base_followed_by_the_path_and_query() {
+        let cases = [
+            ("http://127.0.0.1:9101", "/users/u-1", "http://127.0.0.1:9101/users/u-1"),
+            (
+                "http://127.0.0.1:9101/",
+                "/users/u%201",
+                "http://127.0.0.1:9101/users/u%201",
+            ),
+            (
+                "http://example.test/api/",
+                "/orders?user_id=u-1&limit=5",
+                "http://example.test/api/orders?user_id=u-1&limit=5",
+            ),
+            (
+                "https://[::1]:8443",
+                "/products?ids=p-1,p%2C2",
+                "https://[::1]:8443/products?ids=p-1,p%2C2",
+            ),
+        ];
+        for (base, path, expected) in cases {
+            let uri = BaseUrl::new(base).join(path).expect("a valid URI");
+            assert_eq!(uri.to_string(), expected);
+        }
+        assert_eq!(BaseUrl::new("not a url").join("/x"), None);
+        assert_eq!(BaseUrl::new("http://h").join("/a b"), None, "an unencoded space");
     }
 
     #[tokio::test]

@@ -24,6 +24,6 @@ mod retry;
 pub use body::{BodyError, BoundedBody, StreamedJson};
 pub use breaker::{Breaker, BreakerState, Ticket, Verdict};
 pub use call::Upstream;
-pub use client::build_client;
+pub use client::{RequestBody, UpstreamClient, build_client};
 pub use error::{DegradedReason, UpstreamError};
 pub use registry::Upstreams;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::config::{ConfigError, Settings, is_upstream_name, vars};
 use crate::telemetry::Metrics;
 
-use super::Upstream;
+use super::{Upstream, UpstreamClient};
 
 /// Every declared upstream, sharing one client.
 #[derive(Debug, Clone)]
@@ -20,7 +20,7 @@ pub struct Upstreams {
 impl Upstreams {
     /// Builds one [`Upstream`] per declared upstream, or a start-up error
     /// naming the `BFF_UPSTREAM_<NAME>_URL` of one without a usable URL.
-    pub fn new(settings: &Settings, client: reqwest::Client, metrics: &Metrics) -> Result<Self, ConfigError> {
+    pub fn new(settings: &Settings, client: UpstreamClient, metrics: &Metrics) -> Result<Self, ConfigError> {
         let mut by_name = BTreeMap::new();
         for (name, upstream) in &settings.upstreams {
             if !is_upstream_name(name) || upstream.url.is_none() {
@@ -88,6 +88,10 @@ mod tests {
 
     use super::*;
 
+    fn client() -> UpstreamClient {
+        UpstreamClient::new(&Settings::defaults(([127, 0, 0, 1], 0).into(), Duration::from_millis(500)).client).unwrap()
+    }
+
     fn settings() -> Settings {
         let mut settings = Settings::defaults(([127, 0, 0, 1], 0).into(), Duration::from_millis(500));
         settings.jwt.hs256_secret = Some("s".into());
@@ -101,7 +105,7 @@ mod tests {
             .declare_upstream("profiles", Some("http://127.0.0.1:1"))
             .declare_upstream("inbox", Some("http://127.0.0.1:2"));
         let metrics = Metrics::new();
-        let upstreams = Upstreams::new(&settings, reqwest::Client::new(), &metrics).unwrap();
+        let upstreams = Upstreams::new(&settings, client(), &metrics).unwrap();
         assert_eq!(upstreams.names().collect::<Vec<_>>(), ["inbox", "profiles"]);
         assert_eq!(upstreams.get("profiles").unwrap().name(), "profiles");
         let err = upstreams.get("users").unwrap_err();
@@ -119,7 +123,7 @@ mod tests {
     fn an_upstream_without_a_url_is_a_start_up_error_naming_its_variable() {
         let mut settings = settings();
         settings.declare_upstream("inbox", None);
-        let err = Upstreams::new(&settings, reqwest::Client::new(), &Metrics::new()).unwrap_err();
+        let err = Upstreams::new(&settings, client(), &Metrics::new()).unwrap_err();
         assert_eq!(err.variable, "BFF_UPSTREAM_INBOX_URL");
     }
 }

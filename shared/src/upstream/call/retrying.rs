@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::{Admitted, Outgoing, Tried, Upstream};
+use super::{Admitted, Outgoing, Tried, Upstream, UpstreamResponse};
 use crate::context::RequestCtx;
 use crate::upstream::error::UpstreamError;
 use crate::upstream::retry;
@@ -25,7 +25,7 @@ impl Upstream {
     /// exactly one attempt and the budget is not touched.
     pub(super) async fn get<T, F, Fut>(&self, ctx: &RequestCtx, path: &str, read: F) -> Result<T, UpstreamError>
     where
-        F: Fn(reqwest::Response) -> Fut,
+        F: Fn(UpstreamResponse) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
         let outgoing = Outgoing {
@@ -37,6 +37,23 @@ impl Upstream {
         if !self.retry.active() {
             return self.call(ctx, outgoing, &read).await.result;
         }
+        // Boxed: a hedged attempt holds two sends, and unboxed that would
+        // make every call's future (retries off too) four times the size
+        // of one attempt, copied whole at every move.
+        Box::pin(self.get_with_retries(ctx, outgoing, read)).await
+    }
+
+    /// [`Self::get`] when retries or hedging are configured.
+    async fn get_with_retries<T, F, Fut>(
+        &self,
+        ctx: &RequestCtx,
+        outgoing: Outgoing<'_>,
+        read: F,
+    ) -> Result<T, UpstreamError>
+    where
+        F: Fn(UpstreamResponse) -> Fut,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
         self.retry.deposit();
         let lead = match self.admit(ctx) {
             Ok(admitted) => self.send(ctx, outgoing.clone(), admitted, &read),
@@ -79,7 +96,7 @@ impl Upstream {
         lead: impl Future<Output = Tried<T>>,
     ) -> Tried<T>
     where
-        F: Fn(reqwest::Response) -> Fut,
+        F: Fn(UpstreamResponse) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
         let Some(delay) = self.retry.hedge else {
@@ -138,7 +155,7 @@ impl Upstream {
         read: &F,
     ) -> Result<T, UpstreamError>
     where
-        F: Fn(reqwest::Response) -> Fut,
+        F: Fn(UpstreamResponse) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
         if self.retry.retries == 0 {
