@@ -8,9 +8,11 @@
 //! the physical limit of this machine for that work, written the plain
 //! efficient way (no hand-rolled HTTP or JSON).
 //!
-//! One current-thread runtime: `bench/run` pins it to one core anyway, and
-//! there a single thread does not pay for work stealing or cross-thread
-//! wake-ups. `GET /healthz` answers 200 for readiness.
+//! One current-thread runtime by default: `bench/run` pins it to one core
+//! anyway, and there a single thread does not pay for work stealing or
+//! cross-thread wake-ups (`--workers N` runs a multi-thread runtime of N
+//! workers instead, to check that choice; docs/benchmarks.md has the
+//! comparison). `GET /healthz` answers 200 for readiness.
 //!
 //! ```sh
 //! minimal-bff --listen 127.0.0.1:9400 --upstream http://127.0.0.1:9300 --secret dev-secret
@@ -61,10 +63,11 @@ fn main() -> ExitCode {
             "http://127.0.0.1:9300".to_owned(),
         ),
         flag("--secret", "BFF_JWT_HS256_SECRET", String::new()),
+        flag("--workers", "BENCH_MINIMAL_WORKERS", 0usize),
     );
-    let (listen, upstream, secret) = match settings {
-        (Ok(l), Ok(u), Ok(s)) if !s.is_empty() => (l, u, s),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+    let (listen, upstream, secret, workers) = match settings {
+        (Ok(l), Ok(u), Ok(s), Ok(w)) if !s.is_empty() => (l, u, s, w),
+        (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
             eprintln!("minimal-bff: {e}");
             return ExitCode::FAILURE;
         }
@@ -82,7 +85,14 @@ fn main() -> ExitCode {
         key: DecodingKey::from_secret(secret.as_bytes()),
         validation,
     });
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match workers {
+        0 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("minimal-bff: cannot start the runtime: {e}");
