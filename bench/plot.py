@@ -7,7 +7,8 @@
   bff-mobile and the minimal BFF (10 ms upstreams);
 - home-cpu.png: CPU per home request against connections, both servers;
 - fanout.png: latency (p50, p99) and CPU per request of the synthetic
-  composite against its fan-out width.
+  composite against its fan-out width, each CPU point labelled with the
+  server's core usage (near 100 %, the latency on the left is queueing).
 """
 
 import json
@@ -87,6 +88,10 @@ def fanout(result, out):
     lat.grid(True, alpha=0.3)
     lat.legend()
     cpu.plot(widths, [r["cpu_us_per_req"] for r in data], "o-", color="tab:red")
+    # Where the server's core is near 100 %, latency above is queueing.
+    for r in data:
+        cpu.annotate(f"{r['server_cpu_pct']:.0f}% core", (r["width"], r["cpu_us_per_req"]),
+                     textcoords="offset points", xytext=(4, -12), fontsize=7)
     cpu.set_xlabel("parallel upstream calls per request")
     cpu.set_ylabel("CPU per request (µs)")
     cpu.set_ylim(bottom=0)
