@@ -210,3 +210,76 @@ fn number_plain(digits: &str, max: usize) -> Option<usize> {
     }
     digits.parse().ok().filter(|n| (1..=max).contains(n))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(body: Option<Bytes>) -> serde_json::Value {
+        serde_json::from_slice(&body.expect("an answer")).expect("JSON")
+    }
+
+    #[test]
+    fn home_calls_get_section_2_shapes() {
+        let data = Data::build();
+        let user = json(route(&data, "/users/u-7", "", None));
+        assert_eq!(user["id"], "u-7");
+        let orders = json(route(&data, "/orders", "user_id=u-7&limit=5", None));
+        assert_eq!(orders["items"].as_array().map(Vec::len), Some(5));
+        assert_eq!(orders["items"][0]["id"], "o-7-20");
+        let unread = json(route(
+            &data,
+            "/notifications",
+            "user_id=u-7&unread_only=true&limit=1",
+            None,
+        ));
+        assert_eq!(
+            (
+                unread["unread_count"].as_u64(),
+                unread["items"].as_array().map(Vec::len)
+            ),
+            (Some(12), Some(1))
+        );
+        let recs = json(route(&data, "/recommendations", "user_id=u-7&limit=10", None));
+        let ids: Vec<&str> = recs["product_ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .filter_map(|id| id.as_str())
+            .collect();
+        assert_eq!(ids.len(), 10);
+        let query = format!("ids={},p-0,x", ids.join(","));
+        let products = json(route(&data, "/products", &query, None));
+        assert_eq!(
+            products["items"].as_array().map(Vec::len),
+            Some(10),
+            "unknown ids are left out"
+        );
+        let prices = json(route(&data, "/prices", &format!("product_ids={}", ids.join(",")), None));
+        assert_eq!(prices["items"][0]["product_id"], ids[0]);
+    }
+
+    #[test]
+    fn an_order_is_found_only_for_its_owner() {
+        let data = Data::build();
+        assert_eq!(json(route(&data, "/orders/o-3-1", "", Some("u-3")))["id"], "o-3-1");
+        assert!(route(&data, "/orders/o-3-1", "", Some("u-4")).is_none());
+        assert!(route(&data, "/orders/o-3-1", "", None).is_none());
+        assert!(route(&data, "/orders/o-3-21", "", Some("u-3")).is_none());
+    }
+
+    #[test]
+    fn unknown_paths_and_ids_are_not_found() {
+        let data = Data::build();
+        for (path, query) in [
+            ("/users/u-0", ""),
+            ("/users/u-01", ""),
+            ("/nope", ""),
+            ("/fan/64", ""),
+            ("/", ""),
+        ] {
+            assert!(route(&data, path, query, None).is_none(), "{path}");
+        }
+        assert_eq!(json(route(&data, "/fan/3", "", None))["i"], 3);
+    }
+}
