@@ -3,7 +3,9 @@
 //! upstream's default limit, recommendations limit 10; catalog and pricing
 //! for the recommended ids as soon as they arrive) and the exact section 4
 //! shape, with `meta` always complete (`partial: false`): any failed call
-//! answers 502 instead of a partial answer.
+//! answers 502 instead of a partial answer. The query strings are
+//! bff-mobile's (`shared/src/backends/calls.rs`): when one changes there, it
+//! changes here, or the two would not do the same work.
 
 use std::time::{Duration, Instant};
 
