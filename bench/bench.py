@@ -652,7 +652,7 @@ def diff(a, b, key):
 
 
 def ratios(result):
-    """Section 11's comparisons, each with its target (informative only)."""
+    """The targets' comparisons, each with its target (informative only)."""
     out = []
 
     def add(what, value, unit, target, met):
@@ -727,7 +727,7 @@ def report(result):
             r["wrk_cpu_pct"], r["others_cpu_pct"])) + " |")
     mem = result["memory"]
     lines += ["", "Memory of bff-mobile: " + ", ".join(f"{k} {v}" for k, v in mem.items()), "",
-              "| comparison (section 11) | value | target | met |", "|---|---|---|---|"]
+              "| comparison (targets) | value | target | met |", "|---|---|---|---|"]
     for r in result["ratios"]:
         met = {True: "yes", False: "**no**", None: ""}[r["met"]]
         lines.append(f"| {r['what']} | {fmt(r['value'])} {r['unit']} | {r['target']} | {met} |")

@@ -1,4 +1,4 @@
-//! `fanout-bff`: the synthetic composite of DESIGN section 11 ("cost grows
+//! `fanout-bff`: the synthetic composite of docs/benchmarks.md ("cost grows
 //! as the work grows"), built on `bff-shared` the way a platform team would
 //! build any BFF (the model is `shared/examples/profile_inbox.rs`). One
 //! declared upstream, `fan` (`BFF_UPSTREAM_FAN_URL`: the benchmark's fake),

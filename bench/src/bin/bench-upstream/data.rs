@@ -1,4 +1,4 @@
-//! The fake's data, built once at start-up: section 2 JSON of about the
+//! The fake's data, built once at start-up: JSON of docs/api.md#upstream-shapes, about the
 //! simulator's sizes (a user ~250 bytes, an order ~200, a product ~450), so
 //! that the BFFs parse and copy what they would against the simulator. Every
 //! answer is then a lookup or a join of precomputed pieces: the fake must

@@ -1,4 +1,4 @@
-//! `bench-upstream`: a lean fake of the section 2 upstreams that
+//! `bench-upstream`: a lean fake of the upstreams (docs/api.md#the-upstream-contract) that
 //! bff-mobile's home and pass-through use, plus `GET /fan/{i}` for the
 //! synthetic fan-out, all on one port with path routing (the BFF under test
 //! gets every `BFF_UPSTREAM_<NAME>_URL` pointing here).
@@ -144,7 +144,7 @@ fn route(data: &Data, path: &str, query: &str, user: Option<&str>) -> Option<Byt
             let (owner, k) = id.strip_prefix("o-")?.split_once('-')?;
             let u = number_plain(owner, USERS)?;
             let k = number_plain(k, data.orders[u].len())?;
-            // 404 unless X-User-Id is the order's owner (section 2).
+            // 404 unless X-User-Id is the order's owner (the upstream contract).
             (user == Some(&format!("u-{u}"))).then(|| data.orders[u][data.orders[u].len() - k].clone())
         }
         ("notifications", None) => {

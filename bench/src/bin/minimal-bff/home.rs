@@ -1,7 +1,7 @@
 //! `GET /v1/home` the short way: the same six upstream calls as
 //! bff-mobile (users, orders limit 5, notifications unread only with the
 //! upstream's default limit, recommendations limit 10; catalog and pricing
-//! for the recommended ids as soon as they arrive) and the exact section 4
+//! for the recommended ids as soon as they arrive) and the exact docs/api.md
 //! shape, with `meta` always complete (`partial: false`): any failed call
 //! answers 502 instead of a partial answer. The query strings are
 //! bff-mobile's (`shared/src/backends/calls.rs`): when one changes there, it
@@ -65,7 +65,7 @@ struct Price {
     amount_cents: i64,
 }
 
-/// The answer (section 4).
+/// The answer (docs/api.md#mobile-home).
 #[derive(Serialize)]
 pub struct Home {
     user: HomeUser,

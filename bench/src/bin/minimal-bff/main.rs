@@ -1,7 +1,7 @@
-//! `minimal-bff`: the yardstick of DESIGN section 11 and
-//! docs/benchmarks.md. A hand-written `GET /v1/home` on bare hyper 1
+//! `minimal-bff`: the yardstick of docs/benchmarks.md (its performance
+//! targets are ratios against it). A hand-written `GET /v1/home` on bare hyper 1
 //! (server), hyper-util's pooled client, jsonwebtoken and serde, with the
-//! exact section 4 shape and headers (`Content-Type`, `X-Request-Id`,
+//! exact shape of the mobile home (docs/api.md#mobile-home) and its headers (`Content-Type`, `X-Request-Id`,
 //! `Cache-Control: private, no-store`, `Server-Timing`,
 //! `X-Content-Type-Options: nosniff`) and the same six upstream calls as
 //! bff-mobile, but no breaker, cache, metrics, logs, rate limit or deadline:
