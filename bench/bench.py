@@ -49,6 +49,7 @@ USERS = env_int("BENCH_USERS", 1000)
 BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release"))
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench", "results", "latest.json"))
 FAN_WIDTHS = [1, 4] if SMOKE else [1, 2, 4, 8, 16, 32]
+FAN_CONNS = env_int("BENCH_FAN_CONNS", 64)
 HOME_CONNS = [1, 64] if SMOKE else [1, 64, 256]
 PASS_CONNS = [1] if SMOKE else [1, 64]
 
@@ -578,7 +579,7 @@ def run():
         fan = request_file(f"fan{n}", [f"/v1/fanout/{n}\tAuthorization\tBearer {t}" for t in tokens])
         if n == FAN_WIDTHS[0]:
             warm_up(fanout, fan)
-        measure(f"fanout n={n}", fanout, 64, fan, fake, extra={"width": n})
+        measure(f"fanout n={n}", fanout, FAN_CONNS, fan, fake, extra={"width": n})
     stop(fanout.proc)
 
     # Saturated (0 ms upstreams): home and the pass-through.

@@ -96,7 +96,8 @@ def fanout(result, out):
     cpu.set_ylabel("CPU per request (µs)")
     cpu.set_ylim(bottom=0)
     cpu.grid(True, alpha=0.3)
-    fig.suptitle("fanout-bff (bff-shared), 64 connections, 10 ms upstreams\n" + subtitle(result), fontsize=9)
+    fig.suptitle(f"fanout-bff (bff-shared), {data[0]['conns']} connections, {data[0]['upstream_latency_ms']} ms "
+                 "upstreams\n" + subtitle(result), fontsize=9)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "fanout.png"), dpi=110)
     plt.close(fig)
