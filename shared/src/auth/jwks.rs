@@ -120,6 +120,12 @@ impl Jwks {
         jwks
     }
 
+    /// Changes whenever a fetch completes (whether or not the keys did),
+    /// so a token checked against older keys is checked again.
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.attempts.load(Ordering::Acquire)
+    }
+
     /// The key for a token's `kid` (or for a token without one), refreshing
     /// once on a miss if the rate limit allows. `None`: no such key.
     pub(crate) async fn key_for(&self, kid: Option<&str>) -> Option<Arc<JwksKey>> {

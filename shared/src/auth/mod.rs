@@ -5,6 +5,8 @@
 //! - `jwks` caches JWKS keys by `kid`, refreshed in the background every
 //!   `BFF_JWT_JWKS_REFRESH_SECS` and on an unknown `kid` (rate-limited,
 //!   single-flight);
+//! - `remembered` keeps tokens that passed, until their `exp` (at most a
+//!   minute, and only while the key set stays the same);
 //! - [`Auth`] and [`MaybeAuth`] are the axum extractors routes use;
 //! - [`mint_hs256`] signs development tokens.
 //!
@@ -15,6 +17,7 @@ mod extract;
 mod jwks;
 mod mint;
 mod principal;
+mod remembered;
 mod verifier;
 
 #[cfg(test)]

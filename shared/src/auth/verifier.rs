@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use super::Principal;
 use super::jwks::Jwks;
+use super::remembered::Remembered;
 use crate::config::{ConfigError, JwtSettings, vars};
 use crate::error::ApiError;
 
@@ -42,6 +43,8 @@ pub struct Verifier {
     keys: Keys,
     /// Claim rules, and for a fixed key its one algorithm.
     validation: Validation,
+    /// Tokens that passed, so a client's next requests skip the check.
+    remembered: Remembered,
 }
 
 /// Where the signing key comes from.
@@ -71,6 +74,10 @@ impl std::fmt::Debug for Verifier {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// Checked by the library; read here for how long the token may be
+    /// remembered (a number, whole or not).
+    #[serde(default)]
+    exp: Option<f64>,
 }
 
 impl Verifier {
@@ -120,18 +127,51 @@ impl Verifier {
         if let Keys::Fixed { alg, .. } = &keys {
             validation.algorithms = vec![*alg];
         }
-        Ok(Verifier { keys, validation })
+        Ok(Verifier {
+            keys,
+            validation,
+            remembered: Remembered::default(),
+        })
     }
 
     /// Verifies `token` (the part after `Bearer `) and returns its principal.
     ///
     /// Errors: [`ApiError::TokenExpired`] for a correctly signed token past
     /// its `exp` (plus leeway); [`ApiError::InvalidToken`] for anything else.
+    ///
+    /// A token that passed is remembered until its `exp` (at most a minute,
+    /// and only while the key set is the same): see [`super::remembered`].
     pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             tracing::debug!(len = token.len(), "bearer token rejected: empty or too long");
             return Err(ApiError::InvalidToken);
         }
+        // Read before checking: a key set that changes meanwhile makes the
+        // entry stale at once rather than vouched for by the new keys.
+        let keys = self.key_generation();
+        if let Some(principal) = self.remembered.get(token, keys) {
+            return Ok(principal);
+        }
+        let (principal, exp) = self.check(token).await?;
+        if let Some(exp) = exp {
+            self.remembered
+                .insert(token, &principal, exp + LEEWAY_SECS as f64, keys);
+        }
+        Ok(principal)
+    }
+
+    /// Which key set a token is checked against now: a fixed key is always
+    /// the same; JWKS keys change with each refresh.
+    fn key_generation(&self) -> u64 {
+        match &self.keys {
+            Keys::Fixed { .. } => 0,
+            Keys::Jwks(jwks) => jwks.generation(),
+        }
+    }
+
+    /// The full check of [`Self::verify`]: the principal, and the token's
+    /// `exp`.
+    async fn check(&self, token: &str) -> Result<(Principal, Option<f64>), ApiError> {
         // `alg: none` and unknown algorithms fail here: the library's
         // `Algorithm` has no such variant.
         let header = jsonwebtoken::decode_header(token).map_err(|e| rejected("unreadable header", &e))?;
@@ -176,9 +216,10 @@ impl Verifier {
             tracing::debug!("bearer token rejected: empty sub");
             return Err(ApiError::InvalidToken);
         }
-        Ok(Principal {
+        let principal = Principal {
             sub: data.claims.sub.into(),
-        })
+        };
+        Ok((principal, data.claims.exp))
     }
 
     /// The principal of the request's bearer token, if it carries one.

@@ -120,6 +120,20 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// The async runtime for the cores this process may use: tokio's
+/// work-stealing scheduler on several, its single-threaded one on one (a
+/// BFF pinned to a core, a container limited to one CPU), where stealing
+/// has nobody to steal from and only adds cost per task wake-up
+/// (docs/benchmarks.md).
+fn runtime_builder() -> tokio::runtime::Builder {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+}
+
 /// Binds `addr`, with an error that names `BFF_LISTEN`.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ConfigError> {
     TcpListener::bind(addr)
@@ -180,7 +194,7 @@ pub fn run_main(binary: Binary) -> ExitCode {
     if settings.traces.service_name.is_none() {
         settings.traces.service_name = Some(binary.name.to_owned());
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("{}: cannot start the async runtime: {e}", binary.name);
