@@ -15,13 +15,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::Response;
 use hyper::body::{Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
+use tower::util::MapRequestLayer;
 
 use crate::error::ApiError;
 use crate::request_id::RequestId;
@@ -53,16 +52,21 @@ impl Deadline {
     }
 }
 
-/// Middleware: stamps the request's [`Deadline`] on arrival, and bounds
-/// the reading of its body by it (a body already complete, such as a GET's
-/// empty one, is left as it is).
-pub async fn layer(State(budget): State<Duration>, mut request: Request, next: Next) -> Response {
+/// Middleware: stamps the request's [`Deadline`] (`budget` from now) on
+/// arrival, and bounds the reading of its body by it (a body already
+/// complete, such as a GET's empty one, is left as it is). A request
+/// mapper: nothing is cloned or boxed per request.
+pub fn layer(budget: Duration) -> MapRequestLayer<impl FnMut(Request) -> Request + Clone> {
+    MapRequestLayer::new(move |request| stamp(budget, request))
+}
+
+fn stamp(budget: Duration, mut request: Request) -> Request {
     let deadline = Deadline::after(budget);
     request.extensions_mut().insert(deadline);
     if !request.body().is_end_stream() {
         request = request.map(|body| Body::new(DeadlineBody::new(body, deadline)));
     }
-    next.run(request).await
+    request
 }
 
 /// The error of a request body still arriving at the request's deadline.
@@ -235,7 +239,7 @@ mod tests {
     async fn a_body_still_arriving_at_the_deadline_is_a_request_timeout() {
         let app = Router::new()
             .route("/", post(read_body))
-            .layer(axum::middleware::from_fn_with_state(Duration::from_millis(300), layer));
+            .layer(layer(Duration::from_millis(300)));
         let request = Request::post("/").body(stalled_body(b"{\"li")).expect("request");
         let started = Instant::now();
         let response = app.oneshot(request).await.expect("infallible");
@@ -248,7 +252,7 @@ mod tests {
     async fn a_body_that_arrives_in_time_is_read_whole() {
         let app = Router::new()
             .route("/", post(|body: Bytes| async move { body }))
-            .layer(axum::middleware::from_fn_with_state(Duration::from_millis(300), layer));
+            .layer(layer(Duration::from_millis(300)));
         let request = Request::post("/").body(Body::from("{\"lines\":[]}")).expect("request");
         let response = app.oneshot(request).await.expect("infallible");
         assert_eq!(response.status(), axum::http::StatusCode::OK);

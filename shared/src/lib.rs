@@ -144,6 +144,7 @@
 //! over two upstreams of its own (see its header for how to run it against
 //! the simulator).
 
+mod around;
 pub mod auth;
 pub mod backends;
 pub mod cache;

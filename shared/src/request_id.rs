@@ -6,12 +6,18 @@
 //! handler threading it through; handlers that call upstreams get it from
 //! [`crate::context::RequestCtx`].
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
 
 /// The header that carries the id, inbound, outbound and upstream.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -41,18 +47,76 @@ pub fn current() -> Option<String> {
 }
 
 /// Middleware: pick the id, store it in the request's extensions and the
-/// task-local, and set it on the response.
-pub async fn layer(mut request: Request, next: Next) -> Response {
-    let id: Arc<str> = match request.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
-        Some(sent) if is_sane(sent) => Arc::from(sent),
-        _ => Arc::from(uuid::Uuid::new_v4().to_string()),
-    };
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = CURRENT.scope(id.clone(), next.run(request)).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+/// task-local, and set it on the response (written by hand rather than
+/// with `from_fn`: see `crate::around`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = WithRequestId<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WithRequestId { inner }
     }
-    response
+}
+
+/// The service of [`RequestIdLayer`].
+#[derive(Debug, Clone)]
+pub struct WithRequestId<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for WithRequestId<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RequestIdFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let id: Arc<str> = match request.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
+            Some(sent) if is_sane(sent) => Arc::from(sent),
+            _ => Arc::from(uuid::Uuid::new_v4().to_string()),
+        };
+        request.extensions_mut().insert(RequestId(id.clone()));
+        // The inner layers' own `call`s run in the scope too, not only
+        // their futures.
+        let inner = CURRENT.sync_scope(id.clone(), || self.inner.call(request));
+        RequestIdFuture {
+            inner: CURRENT.scope(id.clone(), inner),
+            id,
+        }
+    }
+}
+
+pin_project! {
+    /// The inner response, with the id set on it.
+    pub struct RequestIdFuture<F> {
+        #[pin]
+        inner: TaskLocalFuture<Arc<str>, F>,
+        id: Arc<str>,
+    }
+}
+
+impl<F> Future for RequestIdFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = std::task::ready!(this.inner.poll(cx));
+        if let Ok(value) = HeaderValue::from_str(this.id) {
+            response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 #[cfg(test)]

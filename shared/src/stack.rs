@@ -6,19 +6,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::around::{Around, AroundLayer};
 use crate::error::{self, ApiError};
 use crate::fanout::DegradedReport;
 use crate::platform::Platform;
-use crate::telemetry::Metrics;
-use crate::telemetry::access_log::{self, AccessLog};
+use crate::telemetry::access_log::AccessLog;
+use crate::telemetry::{InFlight, Metrics};
 use crate::{context, openapi, ops, request_id, security_headers};
 
 /// Adds the operations routes, `/openapi.json` and `/docs`, the
@@ -58,17 +59,14 @@ pub fn finish_with(api: OpenApiRouter, platform: &Platform, cors: Option<CorsLay
         // turns an over-long body into 413 `payload_too_large`.
         .layer(DefaultBodyLimit::max(platform.settings.max_body_bytes))
         // The deadline starts when the request reaches us, before auth.
-        .layer(middleware::from_fn_with_state(
-            platform.settings.deadline,
-            context::layer,
-        ))
+        .layer(context::layer(platform.settings.deadline))
         // Compress whatever the handlers produced, errors included.
         .layer(CompressionLayer::new().gzip(true).br(true))
         // A panic anywhere below becomes a 500 `internal` problem, never a
         // dropped connection or a stack trace.
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
         // Metrics see the final status of everything below, by route template.
-        .layer(middleware::from_fn_with_state(platform.metrics.clone(), track));
+        .layer(AroundLayer(Track(platform.metrics.clone())));
     // CORS, when configured: see above for why it sits here.
     let router = match cors {
         Some(cors) => router.layer(cors),
@@ -81,34 +79,51 @@ pub fn finish_with(api: OpenApiRouter, platform: &Platform, cors: Option<CorsLay
         platform.traces.clone(),
         platform.trusted_proxies.clone(),
     ));
-    let router = router.layer(middleware::from_fn_with_state(access_log, access_log::layer));
+    let router = router.layer(AroundLayer(access_log));
     // The request id, so every response and log line has one.
-    let router = router.layer(middleware::from_fn(request_id::layer));
+    let router = router.layer(request_id::RequestIdLayer);
     // Outermost: `X-Content-Type-Options: nosniff`, set last on the way out,
     // so that every response carries it, whichever layer produced it
     // (fallbacks, 429, CORS preflights, a panic's 500, 408).
     router.layer(security_headers::nosniff())
 }
 
-async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let started = Instant::now();
-    // `bff_http_requests_in_flight`: up while the request runs, down when
-    // the guard drops, even if the request is abandoned.
-    let in_flight = metrics.request_in_flight();
-    let response = next.run(request).await;
-    drop(in_flight);
-    metrics.http_request(&route, response.status().as_u16(), started.elapsed());
-    // `bff_degraded_sections_total`: each section a composite answer left
-    // out, as its answer reports them.
-    if let Some(report) = response.extensions().get::<DegradedReport>() {
-        for degraded in &report.0 {
-            metrics.degraded_section(&route, &degraded.section, degraded.reason);
+/// Metrics of every request, by route template: `bff_http_requests_total`,
+/// its duration, `bff_http_requests_in_flight` and, for composite answers,
+/// `bff_degraded_sections_total`.
+#[derive(Clone)]
+struct Track(Arc<Metrics>);
+
+/// What [`Track`] keeps while the request runs.
+struct Tracked {
+    route: Option<MatchedPath>,
+    started: Instant,
+    /// Up while the request runs, down when dropped, even if the request
+    /// is abandoned.
+    _in_flight: InFlight,
+}
+
+impl Around for Track {
+    type Carry = Tracked;
+
+    fn before(&self, request: &mut Request) -> Tracked {
+        Tracked {
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            started: Instant::now(),
+            _in_flight: self.0.request_in_flight(),
         }
     }
-    response
+
+    fn after(&self, tracked: Tracked, response: &mut Response) {
+        let metrics = &self.0;
+        let route = tracked.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        drop(tracked._in_flight);
+        metrics.http_request(route, response.status().as_u16(), tracked.started.elapsed());
+        // Each section a composite answer left out, as its answer reports them.
+        if let Some(report) = response.extensions().get::<DegradedReport>() {
+            for degraded in &report.0 {
+                metrics.degraded_section(route, &degraded.section, degraded.reason);
+            }
+        }
+    }
 }

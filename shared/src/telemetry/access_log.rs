@@ -17,13 +17,13 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
 use serde::Serialize;
 
 use super::otel::{ServerSpan, Traces};
 use super::trace::{RequestTrace, TraceContext};
+use crate::around::Around;
 use crate::client_addr::TrustedProxies;
 use crate::fanout::DegradedReport;
 use crate::request_id::RequestId;
@@ -56,71 +56,97 @@ struct Line<'a> {
     duration_ms: f64,
     partial: bool,
     degraded: Vec<String>,
-    client: Option<String>,
+    client: Option<std::net::IpAddr>,
 }
 
-/// Middleware: trace context in, access line and server span out.
-pub async fn layer(State(log): State<Arc<AccessLog>>, mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let wall = SystemTime::now();
-    let trace = Arc::new(RequestTrace {
-        context: TraceContext::from_headers(request.headers()),
-        traces: log.traces.clone(),
-    });
-    request.extensions_mut().insert(trace.clone());
-    let client = log.trusted.of_request(request.extensions(), request.headers());
-    if let Some(client) = client {
-        request.extensions_mut().insert(client);
+/// What the access log keeps from a request until its answer is ready.
+pub(crate) struct Pending {
+    started: Instant,
+    wall: SystemTime,
+    trace: Arc<RequestTrace>,
+    client: Option<std::net::IpAddr>,
+    method: http::Method,
+    route: Option<MatchedPath>,
+    request_id: Option<Arc<str>>,
+}
+
+impl Around for Arc<AccessLog> {
+    type Carry = Pending;
+
+    /// Gives the request its trace context and notes what the line needs.
+    fn before(&self, request: &mut Request) -> Pending {
+        let trace = Arc::new(RequestTrace {
+            context: TraceContext::from_headers(request.headers()),
+            traces: self.traces.clone(),
+        });
+        request.extensions_mut().insert(trace.clone());
+        let client = self.trusted.of_request(request.extensions(), request.headers());
+        if let Some(client) = client {
+            request.extensions_mut().insert(client);
+        }
+        Pending {
+            started: Instant::now(),
+            wall: SystemTime::now(),
+            trace,
+            client: client.map(|c| c.0),
+            method: request.method().clone(),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        }
     }
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| Arc::<str>::from(p.as_str()))
-        .unwrap_or_else(|| Arc::from("unmatched"));
-    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let degraded = response.extensions().get::<DegradedReport>();
-    let partial = degraded.is_some_and(|d| !d.0.is_empty());
-    let request_id = request_id.as_deref().unwrap_or("");
-    trace.traces.server_span(
-        &trace.context,
-        ServerSpan {
-            method: method.as_str(),
-            route: &route,
-            status,
+
+    /// Writes the line, and the server span when spans are exported.
+    fn after(&self, pending: Pending, response: &mut Response) {
+        let Pending {
+            started,
+            wall,
+            trace,
+            client,
+            method,
+            route,
             request_id,
-            partial,
-            start: wall,
-        },
-    );
-    if let Some((writer, json)) = super::logs::stdout() {
-        let line = Line {
-            timestamp_ms: wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()),
-            kind: "access",
-            request_id,
-            trace_id: &trace.context.trace_id_hex(),
-            method: method.as_str(),
-            route: &route,
-            status,
-            duration_ms: (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
-            partial,
-            degraded: degraded
-                .map(|d| {
-                    d.0.iter()
-                        .map(|d| format!("{}:{}", d.section, d.reason.as_str()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            client: client.map(|c| c.to_string()),
-        };
-        let mut out = if *json { json_line(&line) } else { pretty_line(&line) };
-        out.push(b'\n');
-        // Queued for the writer thread; dropped if its queue is full.
-        let _ = writer.clone().write_all(&out);
+        } = pending;
+        let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let status = response.status().as_u16();
+        let degraded = response.extensions().get::<DegradedReport>();
+        let partial = degraded.is_some_and(|d| !d.0.is_empty());
+        let request_id = request_id.as_deref().unwrap_or("");
+        trace.traces.server_span(
+            &trace.context,
+            ServerSpan {
+                method: method.as_str(),
+                route,
+                status,
+                request_id,
+                partial,
+                start: wall,
+            },
+        );
+        if let Some((writer, json)) = super::logs::stdout() {
+            let line = Line {
+                timestamp_ms: wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()),
+                kind: "access",
+                request_id,
+                trace_id: &trace.context.trace_id_hex(),
+                method: method.as_str(),
+                route,
+                status,
+                duration_ms: (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+                partial,
+                degraded: degraded
+                    .map(|d| {
+                        d.0.iter()
+                            .map(|d| format!("{}:{}", d.section, d.reason.as_str()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                client,
+            };
+            let mut out = if *json { json_line(&line) } else { pretty_line(&line) };
+            out.push(b'\n');
+            let _ = writer.clone().write_all(&out);
+        }
     }
-    response
 }
 
 fn json_line(line: &Line<'_>) -> Vec<u8> {
@@ -136,7 +162,7 @@ fn pretty_line(line: &Line<'_>) -> Vec<u8> {
         line.duration_ms,
         line.request_id,
         line.trace_id,
-        line.client.as_deref().unwrap_or("-"),
+        line.client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
     );
     if line.partial {
         out.push_str(" partial degraded=");

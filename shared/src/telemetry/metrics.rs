@@ -2,7 +2,8 @@
 //! registry. Handles for fixed label sets (upstream × outcome) are
 //! registered once, so the hot path only bumps an atomic.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
@@ -90,6 +91,17 @@ pub struct Metrics {
     rate_limit_rejections: Counter,
     cache: [Counter; 3],
     in_flight: Gauge,
+    /// Each route template's request series, registered on its first
+    /// request: counting a request is then a map lookup, not building and
+    /// hashing two metric keys.
+    http: RwLock<HashMap<Box<str>, Arc<RouteSeries>>>,
+}
+
+/// A route's `bff_http_request_duration_seconds` and its
+/// `bff_http_requests_total` by status (a handful each).
+struct RouteSeries {
+    duration: Histogram,
+    by_status: RwLock<Vec<(u16, Counter)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -131,6 +143,7 @@ impl Metrics {
             rate_limit_rejections,
             cache,
             in_flight,
+            http: RwLock::default(),
         })
     }
 
@@ -157,22 +170,55 @@ impl Metrics {
 
     /// Counts one served request and its latency under its route template.
     pub fn http_request(&self, route: &str, status: u16, elapsed: Duration) {
-        let route = Label::new("route", route.to_owned());
-        self.recorder
-            .register_counter(
+        let series = self.route_series(route);
+        series.duration.record(elapsed.as_secs_f64());
+        let counter = series
+            .by_status
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, counter)| counter.clone());
+        let counter = counter.unwrap_or_else(|| {
+            let counter = self.recorder.register_counter(
                 &Key::from_parts(
                     "bff_http_requests_total",
-                    vec![route.clone(), Label::new("status", status.to_string())],
+                    vec![
+                        Label::new("route", route.to_owned()),
+                        Label::new("status", status.to_string()),
+                    ],
                 ),
                 &METADATA,
-            )
-            .increment(1);
-        self.recorder
-            .register_histogram(
-                &Key::from_parts("bff_http_request_duration_seconds", vec![route]),
-                &METADATA,
-            )
-            .record(elapsed.as_secs_f64());
+            );
+            let mut by_status = series.by_status.write().unwrap_or_else(PoisonError::into_inner);
+            if !by_status.iter().any(|(s, _)| *s == status) {
+                by_status.push((status, counter.clone()));
+            }
+            counter
+        });
+        counter.increment(1);
+    }
+
+    fn route_series(&self, route: &str) -> Arc<RouteSeries> {
+        if let Some(series) = self.http.read().unwrap_or_else(PoisonError::into_inner).get(route) {
+            return series.clone();
+        }
+        let mut http = self.http.write().unwrap_or_else(PoisonError::into_inner);
+        http.entry(route.into())
+            .or_insert_with(|| {
+                let duration = self.recorder.register_histogram(
+                    &Key::from_parts(
+                        "bff_http_request_duration_seconds",
+                        vec![Label::new("route", route.to_owned())],
+                    ),
+                    &METADATA,
+                );
+                Arc::new(RouteSeries {
+                    duration,
+                    by_status: RwLock::default(),
+                })
+            })
+            .clone()
     }
 
     /// One more request in flight (`bff_http_requests_in_flight`) until
