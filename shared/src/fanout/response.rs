@@ -37,12 +37,15 @@ pub struct Composite {
 impl Composite {
     /// Serialises `body` (which embeds `summary.meta()`).
     pub fn new<T: Serialize>(summary: &Summary, body: &T, personal: bool) -> Result<Self, ApiError> {
-        let body = serde_json::to_vec(body).map_err(|e| {
+        // Composite answers are a few KiB: start there rather than grow
+        // from nothing, copying at every doubling.
+        let mut out = Vec::with_capacity(4096);
+        serde_json::to_writer(&mut out, body).map_err(|e| {
             tracing::error!(error = %e, "cannot serialise a composite answer");
             ApiError::Internal
         })?;
         Ok(Self {
-            body,
+            body: out,
             partial: summary.is_partial(),
             server_timing: summary.server_timing(),
             personal,
