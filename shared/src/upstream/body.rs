@@ -108,7 +108,8 @@ impl StreamedJson {
             body: BoundedBody {
                 upstream,
                 inner: BodyDataStream::new(response.into_body()),
-                deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                deadline,
+                timer: None,
                 left: cap,
                 finished: false,
             },
@@ -141,7 +142,10 @@ pub enum BodyError {
 pub struct BoundedBody {
     upstream: &'static str,
     inner: BodyDataStream<Incoming>,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Instant,
+    /// Armed only the first time the body has to wait: a body that is
+    /// already there (most are, with the head) costs no timer.
+    timer: Option<Pin<Box<Sleep>>>,
     /// Bytes still allowed under the cap.
     left: usize,
     finished: bool,
@@ -178,10 +182,16 @@ impl Stream for BoundedBody {
                 return Poll::Ready(None);
             }
             // Waiting for the upstream: only as long as the deadline allows.
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => BodyError::Stalled,
-                Poll::Pending => return Poll::Pending,
-            },
+            Poll::Pending => {
+                let deadline = this.deadline;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => BodyError::Stalled,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
         };
         this.finished = true;
         tracing::debug!(upstream = this.upstream, error = %error, "pass-through body aborted");
