@@ -140,7 +140,8 @@ impl Verifier {
     /// its `exp` (plus leeway); [`ApiError::InvalidToken`] for anything else.
     ///
     /// A token that passed is remembered until its `exp` (at most a minute,
-    /// and only while the key set is the same): see [`super::remembered`].
+    /// and only while the key set is the same), so a client's next requests
+    /// skip the check.
     pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             tracing::debug!(len = token.len(), "bearer token rejected: empty or too long");

@@ -56,13 +56,13 @@ impl Backends {
     }
 
     /// `GET /users/{id}`: a [`User`], or a narrower view of one such as
-    /// [`UserCard`].
+    /// [`UserCard`](super::UserCard).
     pub async fn user<T: DeserializeOwned>(&self, ctx: &RequestCtx, id: &str) -> Result<T, UpstreamError> {
         self.users.get_json(ctx, &format!("/users/{}", encode(id))).await
     }
 
     /// `GET /orders?user_id=&limit=`, newest first: an [`OrderPage`], or
-    /// a narrower view such as [`OrderSummaries`].
+    /// a narrower view such as [`OrderSummaries`](super::OrderSummaries).
     pub async fn orders<T: DeserializeOwned>(
         &self,
         ctx: &RequestCtx,
@@ -107,7 +107,7 @@ impl Backends {
 
     /// `GET /products?ids=…` (at most 100 ids; unknown ids are left out),
     /// through the product cache: [`Product`]s, or a narrower view such
-    /// as [`ProductCard`] (cached apart: the view is part of the key).
+    /// as [`ProductCard`](super::ProductCard) (cached apart: the view is part of the key).
     pub async fn products<T>(&self, ctx: &RequestCtx, ids: &[String]) -> Result<Cached<Arc<Vec<T>>>, UpstreamError>
     where
         T: DeserializeOwned + Send + Sync + 'static,
@@ -186,7 +186,7 @@ impl Backends {
 
     /// `GET /notifications?user_id=&unread_only=true[&limit=]`; without a
     /// limit the upstream's default applies. [`Notifications`], or a
-    /// narrower view such as [`UnreadCount`].
+    /// narrower view such as [`UnreadCount`](super::UnreadCount).
     pub async fn unread_notifications<T: DeserializeOwned>(
         &self,
         ctx: &RequestCtx,
