@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::process::ExitCode;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,6 +15,35 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+/// A binary's whole life: `runtime` (as built by the caller), `listen`
+/// bound, then [`serve`] until the process is killed. A failure to start
+/// is one line on stderr, named after the binary, and a failing exit.
+pub fn run<F, Fut>(name: &str, runtime: std::io::Result<tokio::runtime::Runtime>, listen: &str, handle: F) -> ExitCode
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match TcpListener::bind(listen).await {
+            Ok(listener) => {
+                serve(listener, handle).await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{name}: cannot listen on {listen}: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
 
 /// Serves `handle` on every connection `listener` accepts, until the
 /// process is killed. Accept errors (say, out of file descriptors) are

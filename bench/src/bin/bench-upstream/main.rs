@@ -62,23 +62,9 @@ fn main() -> ExitCode {
         calls: AtomicU64::new(0),
     });
     // One thread: it shares the load core with wrk.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("bench-upstream: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(&listen).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                eprintln!("bench-upstream: cannot listen on {listen}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        bff_bench::http1::serve(listener, move |request| answer(fake.clone(), request)).await;
-        ExitCode::SUCCESS
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    bff_bench::http1::run("bench-upstream", runtime, &listen, move |request| {
+        answer(fake.clone(), request)
     })
 }
 

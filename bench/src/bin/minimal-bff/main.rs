@@ -92,23 +92,8 @@ fn main() -> ExitCode {
             .enable_all()
             .build(),
     };
-    let runtime = match runtime {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("minimal-bff: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(&listen).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                eprintln!("minimal-bff: cannot listen on {listen}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        bff_bench::http1::serve(listener, move |request| answer(minimal.clone(), request)).await;
-        ExitCode::SUCCESS
+    bff_bench::http1::run("minimal-bff", runtime, &listen, move |request| {
+        answer(minimal.clone(), request)
     })
 }
 
