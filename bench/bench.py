@@ -604,6 +604,9 @@ def run():
     minimal = start_minimal(fake)
     warm_up(minimal, home)
     measure("home 0ms", minimal, 64, home, fake)
+    # The floor of a pass-through on hyper's server and hyper-util's client
+    # (no auth, logs or metrics): information beside nginx, not a target.
+    measure("pass-through", minimal, 64, orders_nginx, fake)
     stop(minimal.proc)
     nginx = start_nginx(fake)
     warm_up(nginx, orders_nginx)
@@ -689,6 +692,10 @@ def ratios(result):
     if b:
         add("pass-through c64: CPU per request, bff/nginx", ratio(b, n, "cpu_us_per_req"), "×",
             "≤ 1.5× (aim 1.0×)", lambda v: v <= 1.5)
+    f = find("pass-through", "minimal-bff", 64)
+    if f:
+        add("pass-through c64: CPU per request, bare hyper proxy (minimal-bff)/nginx", ratio(f, n, "cpu_us_per_req"),
+            "×", "(information: the floor of this stack)", lambda v: None)
     b, n, d = (find("pass-through", s, 1) for s in ("bff-mobile", "nginx", "fake (direct)"))
     added_bff, added_nginx = diff(b, d, "p50_ms"), diff(n, d, "p50_ms")
     add("pass-through c1: p50 added over direct, nginx", added_nginx, "ms", "(yardstick)", lambda v: None)

@@ -14,6 +14,10 @@
 //! workers instead, to check that choice; docs/benchmarks.md has the
 //! comparison). `GET /healthz` answers 200 for readiness.
 //!
+//! `GET /v1/orders/{id}` is the floor of a pass-through on the same stack:
+//! the upstream's `/orders/{id}` answer passed on (read whole), with no
+//! auth, logs or metrics, like the nginx it is measured beside.
+//!
 //! ```sh
 //! minimal-bff --listen 127.0.0.1:9400 --upstream http://127.0.0.1:9300 --secret dev-secret
 //! ```
@@ -107,10 +111,31 @@ async fn answer(minimal: Arc<Minimal>, request: Request<Incoming>) -> Response<F
     let mut response = match (request.method(), request.uri().path()) {
         (&Method::GET, "/v1/home") => home(&minimal, &request, &request_id).await,
         (&Method::GET, "/healthz") => Response::new(Full::new(Bytes::from_static(b"ok"))),
+        (&Method::GET, path) if path.starts_with("/v1/orders/") => pass_through(&minimal, &request, &request_id).await,
         _ => problem(StatusCode::NOT_FOUND, "not_found"),
     };
     response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
     response
+}
+
+async fn pass_through(
+    minimal: &Minimal,
+    request: &Request<Incoming>,
+    request_id: &HeaderValue,
+) -> Response<Full<Bytes>> {
+    let path = &request.uri().path()["/v1".len()..];
+    let user = request.headers().get("x-user-id").cloned();
+    match minimal.upstreams.forward(path, user, request_id).await {
+        Ok((status, content_type, body)) => {
+            let mut response = Response::new(Full::new(body));
+            *response.status_mut() = status;
+            if let Some(content_type) = content_type {
+                response.headers_mut().insert(CONTENT_TYPE, content_type);
+            }
+            response
+        }
+        Err(_) => problem(StatusCode::BAD_GATEWAY, "upstream_unavailable"),
+    }
 }
 
 async fn home(minimal: &Minimal, request: &Request<Incoming>, request_id: &HeaderValue) -> Response<Full<Bytes>> {

@@ -69,6 +69,36 @@ impl Upstreams {
         }
     }
 
+    /// `GET <base><path>` passed through: the upstream's status, type and
+    /// body (read whole), with the client's `X-User-Id` and `X-Request-Id`.
+    pub async fn forward(
+        &self,
+        path: &str,
+        user: Option<HeaderValue>,
+        request_id: &HeaderValue,
+    ) -> Result<(http::StatusCode, Option<HeaderValue>, Bytes), CallError> {
+        let uri: Uri = format!("{}{path}", self.base)
+            .parse()
+            .map_err(|_| CallError::Transport)?;
+        let mut request = Request::get(uri).header(X_REQUEST_ID.clone(), request_id.clone());
+        if let Some(user) = user {
+            request = request.header(X_USER_ID.clone(), user);
+        }
+        let request = request.body(Empty::new()).map_err(|_| CallError::Transport)?;
+        let response = self.client.request(request).await.map_err(|_| CallError::Transport)?;
+        let (status, content_type) = (
+            response.status(),
+            response.headers().get(http::header::CONTENT_TYPE).cloned(),
+        );
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|_| CallError::Transport)?
+            .to_bytes();
+        Ok((status, content_type, body))
+    }
+
     /// `GET <base><path>`, parsed as `T`.
     pub async fn get<T: DeserializeOwned>(&self, ctx: &CallCtx, path: &str) -> Result<T, CallError> {
         let uri: Uri = format!("{}{path}", self.base)
