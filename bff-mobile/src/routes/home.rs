@@ -6,15 +6,15 @@
 //! first-stage calls. Every section is optional; when all four first-stage
 //! calls fail the answer is 503 `upstream_unavailable`.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use bff_shared::auth::Auth;
 use bff_shared::backends::Bff;
-use bff_shared::backends::{Backends, OrderSummaries, OrderSummary, Price, ProductCard, UnreadCount, UserCard};
+use bff_shared::backends::{
+    Backends, OrderSummaries, OrderSummary, Price, ProductCard, Recommended, UnreadCount, UserCard,
+};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
-use bff_shared::fanout::{Composite, Fanout, Meta, Section};
+use bff_shared::fanout::{Composite, Fanout, Meta};
 use bff_shared::openapi::EXAMPLE_REQUEST_ID;
 use serde::Serialize;
 use serde_json::json;
@@ -168,49 +168,26 @@ pub async fn home(State(platform): State<Bff>, Auth(principal): Auth, ctx: Reque
     Composite::new(&summary, &body, true)
 }
 
-/// The `recommendations` section, in two stages. Its first-stage outcome
-/// (`ids`) is kept apart: the recommender answering while the catalog
-/// fails is not "every first-stage call failed".
-struct Recommended {
-    /// The recommender's answer.
-    ids: Section<Vec<String>>,
-    /// The cards: degraded when the recommender or the catalog failed.
-    cards: Section<Vec<Recommendation>>,
-    /// The part `recommendations.price`; never ran without ids.
-    price: Option<Section<Arc<Vec<Price>>>>,
-}
-
-/// The recommended ids, then, as soon as they arrive, catalog (needed for
-/// the cards) and pricing (optional, `recommendations.price`)
-/// concurrently.
-async fn recommendations(fan: &Fanout, backends: &Backends, ctx: &RequestCtx, user_id: &str) -> Recommended {
-    let ids = fan
-        .optional(
-            "recommendations",
-            backends.recommendations(ctx, user_id, RECOMMENDATIONS_LIMIT),
-        )
-        .await;
-    let list = match ids.as_input() {
-        Ok(list) => list,
-        Err(no_cards) => {
-            return Recommended {
-                ids,
-                cards: no_cards,
-                price: None,
-            };
-        }
-    };
-    let (products, price) = tokio::join!(
-        fan.optional_cached("recommendations", backends.products::<ProductCard>(ctx, list)),
-        fan.optional_cached("recommendations.price", backends.prices(ctx, list)),
-    );
-    let prices = price.value().map(|prices| prices.as_slice());
-    let cards = products.map(|products| shape_recommendations(list, &products, prices));
-    Recommended {
-        ids,
-        cards,
-        price: Some(price),
-    }
+/// The `recommendations` section: the recommended ids, then, as soon as
+/// they arrive, catalog (needed for the cards) and pricing (optional,
+/// `recommendations.price`) concurrently.
+async fn recommendations(
+    fan: &Fanout,
+    backends: &Backends,
+    ctx: &RequestCtx,
+    user_id: &str,
+) -> Recommended<Vec<Recommendation>> {
+    backends
+        .recommended(fan, ctx, user_id, RECOMMENDATIONS_LIMIT, async |list: &[String]| {
+            let (products, price) = tokio::join!(
+                fan.optional_cached("recommendations", backends.products::<ProductCard>(ctx, list)),
+                fan.optional_cached("recommendations.price", backends.prices(ctx, list)),
+            );
+            let prices = price.value().map(|prices| prices.as_slice());
+            let cards = products.map(|products| shape_recommendations(list, &products, prices));
+            (cards, price)
+        })
+        .await
 }
 
 fn shape_user(user: UserCard) -> HomeUser {

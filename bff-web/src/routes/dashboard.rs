@@ -11,12 +11,12 @@
 //!
 //! The answer is personal, so it is marked `Cache-Control: private, no-store`.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use bff_shared::auth::Auth;
 use bff_shared::backends::Bff;
-use bff_shared::backends::{Backends, Notification, Notifications, Order, OrderLine, OrderPage, Price, Product, User};
+use bff_shared::backends::{
+    Backends, Notification, Notifications, Order, OrderLine, OrderPage, Price, Product, Recommended, User,
+};
 use bff_shared::context::RequestCtx;
 use bff_shared::error::ApiError;
 use bff_shared::fanout::{Composite, Fanout, Meta, Section};
@@ -265,52 +265,27 @@ async fn orders_with_products(
     }
 }
 
-/// The `recommendations` section, in two stages. Its first-stage outcome
-/// (`ids`) is kept apart: the recommender answering while the catalog
-/// fails is not "every first-stage call failed".
-struct Recommended {
-    /// The recommender's answer.
-    ids: Section<Vec<String>>,
-    /// The cards: degraded when the recommender or the catalog failed.
-    cards: Section<Vec<Recommendation>>,
-    /// The part `recommendations.price`; never ran without ids.
-    price: Option<Section<Arc<Vec<Price>>>>,
-}
-
-/// The recommended ids, then, as soon as they arrive, catalog (needed for
-/// the cards) and pricing (optional, `recommendations.price`)
-/// concurrently. Should both second-stage calls fail, both are listed: the
-/// section's entry says why there are no cards, the part's that pricing is
-/// down too.
-async fn recommendations(fan: &Fanout, backends: &Backends, ctx: &RequestCtx, user_id: &str) -> Recommended {
-    let ids = fan
-        .optional(
-            "recommendations",
-            backends.recommendations(ctx, user_id, RECOMMENDATIONS_LIMIT),
-        )
-        .await;
-    let list = match ids.as_input() {
-        Ok(list) => list,
-        Err(no_cards) => {
-            return Recommended {
-                ids,
-                cards: no_cards,
-                price: None,
-            };
-        }
-    };
-    let distinct = parts::distinct(list.iter().map(String::as_str));
-    let (products, price) = tokio::join!(
-        parts::boxed(|| fan.optional_cached("recommendations", parts::products(backends, ctx, &distinct))),
-        parts::boxed(|| fan.optional_cached("recommendations.price", backends.prices(ctx, &distinct))),
-    );
-    let prices = price.value().map(|prices| prices.as_slice());
-    let cards = products.map(|products| shape_recommendations(list, parts::all(&products), prices));
-    Recommended {
-        ids,
-        cards,
-        price: Some(price),
-    }
+/// The `recommendations` section: the recommended ids, then, as soon as
+/// they arrive, catalog (needed for the cards) and pricing (optional,
+/// `recommendations.price`) concurrently, each asked once per product.
+async fn recommendations(
+    fan: &Fanout,
+    backends: &Backends,
+    ctx: &RequestCtx,
+    user_id: &str,
+) -> Recommended<Vec<Recommendation>> {
+    backends
+        .recommended(fan, ctx, user_id, RECOMMENDATIONS_LIMIT, async |list: &[String]| {
+            let distinct = parts::distinct(list.iter().map(String::as_str));
+            let (products, price) = tokio::join!(
+                parts::boxed(|| fan.optional_cached("recommendations", parts::products(backends, ctx, &distinct))),
+                parts::boxed(|| fan.optional_cached("recommendations.price", backends.prices(ctx, &distinct))),
+            );
+            let prices = price.value().map(|prices| prices.as_slice());
+            let cards = products.map(|products| shape_recommendations(list, parts::all(&products), prices));
+            (cards, price)
+        })
+        .await
 }
 
 /// The distinct product ids of all lines, in order of first appearance.

@@ -10,6 +10,7 @@
 
 mod calls;
 mod dto;
+mod recommended;
 mod state;
 mod views;
 
@@ -18,6 +19,7 @@ pub(crate) mod props;
 
 pub use calls::Backends;
 pub use dto::*;
+pub use recommended::Recommended;
 pub use state::{Bff, BffParts, UPSTREAMS, declare};
 pub use views::{OrderSummaries, OrderSummary, ProductCard, UnreadCount, UserCard};
 
