@@ -68,12 +68,7 @@ impl Upstream {
                 Err(e) if retry::get_may_retry(*e) => {}
                 _ => break,
             }
-            let wait = self.retry.backoff(retry);
-            if !self.fits(ctx, wait, tried.elapsed) {
-                break;
-            }
-            tokio::time::sleep(wait).await;
-            let Some(admitted) = self.admit_extra(ctx, Extra::Retry) else {
+            let Some(admitted) = self.before_retry(ctx, retry, tried.elapsed).await else {
                 break;
             };
             let lead = self.send(ctx, outgoing.clone(), admitted, &read);
@@ -130,6 +125,18 @@ impl Upstream {
         wait.saturating_add(expected) < ctx.deadline.remaining()
     }
 
+    /// The wait before retry number `retry` (from 0), when the deadline
+    /// covers it plus a usual attempt (the failed one took `elapsed`); then
+    /// the retry's admission. `None`: no retry.
+    async fn before_retry(&self, ctx: &RequestCtx, retry: u32, elapsed: Duration) -> Option<Admitted<'_>> {
+        let wait = self.retry.backoff(retry);
+        if !self.fits(ctx, wait, elapsed) {
+            return None;
+        }
+        tokio::time::sleep(wait).await;
+        self.admit_extra(ctx, Extra::Retry)
+    }
+
     /// Admission of a retry or hedge: time left, the breaker, the cap and
     /// the budget. One refused is not sent and not counted as an attempt;
     /// the call's failure (or its first attempt) stands.
@@ -167,12 +174,7 @@ impl Upstream {
             if !(tried.unsent && tried.result.as_ref().is_err_and(|e| *e == UpstreamError::Transport)) {
                 break;
             }
-            let wait = self.retry.backoff(retry);
-            if !self.fits(ctx, wait, tried.elapsed) {
-                break;
-            }
-            tokio::time::sleep(wait).await;
-            let Some(admitted) = self.admit_extra(ctx, Extra::Retry) else {
+            let Some(admitted) = self.before_retry(ctx, retry, tried.elapsed).await else {
                 break;
             };
             tried = self.send(ctx, outgoing.clone(), admitted, read).await;
