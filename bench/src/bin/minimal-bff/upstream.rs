@@ -77,14 +77,46 @@ impl Upstreams {
         user: Option<HeaderValue>,
         request_id: &HeaderValue,
     ) -> Result<(http::StatusCode, Option<HeaderValue>, Bytes), CallError> {
+        self.fetch(path, |request| {
+            let request = request.header(X_REQUEST_ID.clone(), request_id.clone());
+            match user {
+                Some(user) => request.header(X_USER_ID.clone(), user),
+                None => request,
+            }
+        })
+        .await
+    }
+
+    /// `GET <base><path>`, parsed as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, ctx: &CallCtx, path: &str) -> Result<T, CallError> {
+        let traceparent = format!("00-{}-{:016x}-01", ctx.trace_id, rand::random::<u64>() | 1);
+        let (status, _, body) = self
+            .fetch(path, |request| {
+                request
+                    .header(X_REQUEST_ID.clone(), ctx.request_id.clone())
+                    .header(X_USER_ID.clone(), ctx.user.clone())
+                    .header(TRACEPARENT.clone(), traceparent)
+            })
+            .await?;
+        if !status.is_success() {
+            return Err(CallError::Status(status.as_u16()));
+        }
+        serde_json::from_slice(&body).map_err(|_| CallError::BadResponse)
+    }
+
+    /// `GET <base><path>` with the headers `headers` adds: status, type and
+    /// the whole body.
+    async fn fetch(
+        &self,
+        path: &str,
+        headers: impl FnOnce(http::request::Builder) -> http::request::Builder,
+    ) -> Result<(http::StatusCode, Option<HeaderValue>, Bytes), CallError> {
         let uri: Uri = format!("{}{path}", self.base)
             .parse()
             .map_err(|_| CallError::Transport)?;
-        let mut request = Request::get(uri).header(X_REQUEST_ID.clone(), request_id.clone());
-        if let Some(user) = user {
-            request = request.header(X_USER_ID.clone(), user);
-        }
-        let request = request.body(Empty::new()).map_err(|_| CallError::Transport)?;
+        let request = headers(Request::get(uri))
+            .body(Empty::new())
+            .map_err(|_| CallError::Transport)?;
         let response = self.client.request(request).await.map_err(|_| CallError::Transport)?;
         let (status, content_type) = (
             response.status(),
@@ -97,30 +129,5 @@ impl Upstreams {
             .map_err(|_| CallError::Transport)?
             .to_bytes();
         Ok((status, content_type, body))
-    }
-
-    /// `GET <base><path>`, parsed as `T`.
-    pub async fn get<T: DeserializeOwned>(&self, ctx: &CallCtx, path: &str) -> Result<T, CallError> {
-        let uri: Uri = format!("{}{path}", self.base)
-            .parse()
-            .map_err(|_| CallError::Transport)?;
-        let traceparent = format!("00-{}-{:016x}-01", ctx.trace_id, rand::random::<u64>() | 1);
-        let request = Request::get(uri)
-            .header(X_REQUEST_ID.clone(), ctx.request_id.clone())
-            .header(X_USER_ID.clone(), ctx.user.clone())
-            .header(TRACEPARENT.clone(), traceparent)
-            .body(Empty::new())
-            .map_err(|_| CallError::Transport)?;
-        let response = self.client.request(request).await.map_err(|_| CallError::Transport)?;
-        if !response.status().is_success() {
-            return Err(CallError::Status(response.status().as_u16()));
-        }
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|_| CallError::Transport)?
-            .to_bytes();
-        serde_json::from_slice(&body).map_err(|_| CallError::BadResponse)
     }
 }
