@@ -76,6 +76,15 @@ impl Default for Fault {
 }
 
 impl Fault {
+    /// Every request answers `status` (a healthy service otherwise).
+    pub fn always(status: u16) -> Self {
+        Fault {
+            error_rate: 1.0,
+            error_status: status,
+            ..Fault::default()
+        }
+    }
+
     /// The status injected errors carry: `error_status`, or 500 when it is 0
     /// or not a status a server can send (below 200 or above 599).
     pub fn status(&self) -> StatusCode {

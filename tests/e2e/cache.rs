@@ -38,14 +38,7 @@ async fn past_the_ttl_a_failing_catalog_is_served_stale_and_reported() {
     let fresh = stack.get("/v1/products/p-8", None, &[]).await;
     fresh.assert_degraded(&[]);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stack.sim.set_fault(
-        Service::Catalog,
-        Fault {
-            error_rate: 1.0,
-            error_status: 500,
-            ..Fault::default()
-        },
-    );
+    stack.sim.set_fault(Service::Catalog, Fault::always(500));
     let stale = stack.get("/v1/products/p-8", None, &[]).await;
     assert_eq!(stale.status, 200, "{}", stale.text);
     assert_eq!(stale.json()["meta"]["stale"], serde_json::json!(["product"]));

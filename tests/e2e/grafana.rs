@@ -84,14 +84,7 @@ async fn every_metric_the_dashboard_queries_is_exported_and_every_family_is_show
     for bff in [Bff::Mobile, Bff::Web] {
         let stack = spawn(bff).await;
         // Traffic that fills every family, a degraded section included.
-        stack.sim.set_fault(
-            Service::Pricing,
-            Fault {
-                error_rate: 1.0,
-                error_status: 503,
-                ..Fault::default()
-            },
-        );
+        stack.sim.set_fault(Service::Pricing, Fault::always(503));
         let product = stack.get("/v1/products/p-1", None, &[]).await;
         assert_eq!(product.status, 200, "{}", product.text);
         let text = stack.get("/metrics", None, &[]).await.text;

@@ -31,14 +31,7 @@ async fn scrape(stack: &Stack) -> (BTreeMap<String, f64>, String) {
 #[tokio::test]
 async fn one_degraded_answer_moves_exactly_its_series_by_one() {
     let stack = spawn(Bff::Mobile).await;
-    stack.sim.set_fault(
-        Service::Pricing,
-        Fault {
-            error_rate: 1.0,
-            error_status: 503,
-            ..Fault::default()
-        },
-    );
+    stack.sim.set_fault(Service::Pricing, Fault::always(503));
     let (before, _) = scrape(&stack).await;
     stack
         .get("/v1/products/p-1", None, &[])

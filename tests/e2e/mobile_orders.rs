@@ -96,14 +96,7 @@ async fn upstream_failures_become_503_or_504() {
         }
         stack.sim.clear_faults();
     }
-    stack.sim.set_fault(
-        Service::Orders,
-        Fault {
-            error_rate: 1.0,
-            error_status: 400,
-            ..Fault::default()
-        },
-    );
+    stack.sim.set_fault(Service::Orders, Fault::always(400));
     stack
         .get_as_u1("/v1/orders/o-1-1")
         .await

@@ -35,14 +35,7 @@ async fn the_breaker_stops_calls_to_a_dead_upstream_and_closes_after_recovery() 
         ],
     )
     .await;
-    stack.sim.set_fault(
-        Service::Pricing,
-        Fault {
-            error_rate: 1.0,
-            error_status: 503,
-            ..Fault::default()
-        },
-    );
+    stack.sim.set_fault(Service::Pricing, Fault::always(503));
     for _ in 0..3 {
         stack
             .get("/v1/products/p-1", None, &[])

@@ -95,14 +95,7 @@ async fn a_failing_upstream_shows_its_error_ratio_and_its_open_breaker() {
         &[("BFF_BREAKER_FAILURES", "3"), ("BFF_BREAKER_OPEN_MS", "60000")],
     )
     .await;
-    stack.sim.set_fault(
-        Service::Pricing,
-        Fault {
-            error_rate: 1.0,
-            error_status: 503,
-            ..Fault::default()
-        },
-    );
+    stack.sim.set_fault(Service::Pricing, Fault::always(503));
     for _ in 0..2 {
         stack
             .get("/v1/products/p-1", None, &[])

@@ -209,14 +209,7 @@ async fn exported_spans_reach_an_otlp_receiver_with_the_span_ids_the_upstreams_s
     .await;
     // Recommendations fail with 503: the attempt and its retry are two
     // sibling spans, and the answer is partial.
-    stack.sim.set_fault(
-        Service::Recommendations,
-        Fault {
-            error_rate: 1.0,
-            error_status: 503,
-            ..Fault::default()
-        },
-    );
+    stack.sim.set_fault(Service::Recommendations, Fault::always(503));
     let answer = stack
         .get(
             "/v1/home",

@@ -69,14 +69,7 @@ async fn latency_delays_every_answer_and_jitter_stays_within_its_bound() {
 #[tokio::test]
 async fn an_error_rate_answers_the_error_status_that_often() {
     let h = start().await;
-    h.sim.set_fault(
-        Service::Users,
-        Fault {
-            error_rate: 1.0,
-            error_status: 503,
-            ..Fault::default()
-        },
-    );
+    h.sim.set_fault(Service::Users, Fault::always(503));
     let response = h.send(&h.http).await.expect("answer");
     assert_eq!(response.status(), 503);
     assert!(
@@ -232,14 +225,7 @@ async fn faults_in_the_configuration_apply_from_the_start_and_other_services_sta
                 ..Fault::default()
             },
         ),
-        (
-            Service::Pricing,
-            Fault {
-                error_rate: 1.0,
-                error_status: 429,
-                ..Fault::default()
-            },
-        ),
+        (Service::Pricing, Fault::always(429)),
     ];
     let h = start_with(config).await;
     assert_connection_error(h.send(&h.http).await, "down from the start");

@@ -226,15 +226,7 @@ impl Stack {
 pub fn failure_modes() -> Vec<(&'static str, bff_stack::simulator::Fault, &'static str)> {
     use bff_stack::simulator::Fault;
     vec![
-        (
-            "error status",
-            Fault {
-                error_rate: 1.0,
-                error_status: 500,
-                ..Fault::default()
-            },
-            "upstream_error",
-        ),
+        ("error status", Fault::always(500), "upstream_error"),
         (
             "malformed JSON",
             Fault {
