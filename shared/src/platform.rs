@@ -73,7 +73,11 @@ impl Platform {
     pub async fn new(settings: Settings) -> Result<Self, ConfigError> {
         let http = build_client(&settings.client)?;
         let metrics = Metrics::new();
-        let upstreams = Upstreams::new(&settings, UpstreamClient::new(&settings.client)?, &metrics)?;
+        let upstreams = Upstreams::new(
+            &settings,
+            UpstreamClient::new(&settings.client, settings.pool_max_idle_per_host())?,
+            &metrics,
+        )?;
         let verifier = Arc::new(Verifier::from_settings(&settings.jwt, http.clone()).await?);
         let redis = settings
             .redis_url

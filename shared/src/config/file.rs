@@ -220,7 +220,7 @@ pub(super) fn apply(s: &mut Settings, path: &Path) -> Result<(), ConfigError> {
         s.client.connect_timeout = ms(v);
     }
     if let Some(v) = file.client.pool_max_idle_per_host {
-        s.client.pool_max_idle_per_host = v;
+        s.client.pool_max_idle_per_host = Some(v);
     }
     if let Some(v) = file.client.pool_idle_timeout_ms {
         s.client.pool_idle_timeout = ms(v);

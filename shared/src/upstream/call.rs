@@ -396,7 +396,7 @@ mod tests {
             failures: 1,
             open: Duration::from_secs(60),
         };
-        let client = UpstreamClient::new(&ClientSettings::default()).unwrap();
+        let client = UpstreamClient::new(&ClientSettings::default(), 16).unwrap();
         Upstream::new("silent", &UpstreamSettings::new(url), &breaker, 1024, client, metrics)
     }
 
@@ -415,7 +415,7 @@ mod tests {
             failures: 100,
             open: Duration::from_secs(60),
         };
-        let client = UpstreamClient::new(&ClientSettings::default()).unwrap();
+        let client = UpstreamClient::new(&ClientSettings::default(), 16).unwrap();
         let settings = UpstreamSettings::new(url);
         let retry = RetrySettings {
             retries,

@@ -32,8 +32,10 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    /// A client with `settings`' connect timeout and keep-alive pool.
-    pub fn new(settings: &ClientSettings) -> Result<Self, ConfigError> {
+    /// A client with `settings`' connect timeout and keep-alive pool,
+    /// keeping up to `max_idle_per_host` idle connections per host
+    /// ([`Settings::pool_max_idle_per_host`](crate::config::Settings::pool_max_idle_per_host)).
+    pub fn new(settings: &ClientSettings, max_idle_per_host: usize) -> Result<Self, ConfigError> {
         install_crypto_provider();
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -49,7 +51,7 @@ impl UpstreamClient {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(settings.pool_idle_timeout)
-            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+            .pool_max_idle_per_host(max_idle_per_host)
             .build(https);
         Ok(Self { inner })
     }

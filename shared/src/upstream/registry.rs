@@ -89,7 +89,11 @@ mod tests {
     use super::*;
 
     fn client() -> UpstreamClient {
-        UpstreamClient::new(&Settings::defaults(([127, 0, 0, 1], 0).into(), Duration::from_millis(500)).client).unwrap()
+        UpstreamClient::new(
+            &Settings::defaults(([127, 0, 0, 1], 0).into(), Duration::from_millis(500)).client,
+            16,
+        )
+        .unwrap()
     }
 
     fn settings() -> Settings {
