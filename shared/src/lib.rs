@@ -149,6 +149,7 @@ pub mod auth;
 pub mod backends;
 pub mod cache;
 pub mod client_addr;
+mod compress;
 pub mod config;
 pub mod context;
 pub mod endpoints;

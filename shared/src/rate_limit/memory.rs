@@ -79,6 +79,10 @@ impl RateLimiter for MemoryLimiter {
         let decision = self.decide(key);
         async move { decision }.boxed()
     }
+
+    fn check_now(&self, key: &str) -> Option<Decision> {
+        Some(self.decide(key))
+    }
 }
 
 #[cfg(test)]

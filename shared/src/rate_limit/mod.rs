@@ -14,7 +14,7 @@ mod middleware;
 mod redis;
 
 pub use self::memory::MemoryLimiter;
-pub use self::middleware::{RateLimitState, layer};
+pub use self::middleware::{RateLimitLayer, RateLimitService, RateLimitState};
 pub use self::redis::RedisLimiter;
 
 use std::sync::Arc;
@@ -50,6 +50,13 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
     /// an engine that does I/O decides by then (the Redis engine admits
     /// the request when Redis has not answered in time).
     fn check<'a>(&'a self, key: &'a str, deadline: Instant) -> BoxFuture<'a, Decision>;
+
+    /// The decision without waiting, for an engine that needs no I/O (the
+    /// middleware then neither boxes nor clones anything for the request).
+    /// `None`: ask [`check`](Self::check).
+    fn check_now(&self, _key: &str) -> Option<Decision> {
+        None
+    }
 }
 
 /// Rounds a duration in microseconds up to whole seconds.
