@@ -38,7 +38,11 @@ pub fn init_logs(format: LogFormat) -> LogGuard {
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(true)
         .thread_name("bff-log-writer")
-        .finish(std::io::stdout());
+        // Buffered: the worker writes every line it finds queued, then
+        // flushes (tracing-appender flushes each time the queue runs dry),
+        // so a busy BFF writes many lines per syscall instead of one (stdout
+        // alone flushes at each newline), and a quiet one still at once.
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()));
     if STDOUT.set((writer.clone(), json)).is_err() {
         return LogGuard(None);
     }
