@@ -89,9 +89,14 @@ impl TraceContext {
 
     /// The trace id in lower-case hex, as the access log writes it.
     pub fn trace_id_hex(&self) -> String {
-        let mut out = [0u8; 32];
-        hex_into(&self.trace_id.0, &mut out);
-        out.iter().map(|&b| b as char).collect()
+        self.trace_id_hex_str(&mut [0; 32]).to_owned()
+    }
+
+    /// [`Self::trace_id_hex`] written into `buf`, without allocating.
+    pub fn trace_id_hex_str<'b>(&self, buf: &'b mut [u8; 32]) -> &'b str {
+        hex_into(&self.trace_id.0, buf);
+        // Lower-case hex digits only: always UTF-8.
+        std::str::from_utf8(buf).unwrap_or_default()
     }
 }
 
