@@ -148,6 +148,7 @@ mod around;
 pub mod auth;
 pub mod backends;
 pub mod cache;
+mod catch_panic;
 pub mod client_addr;
 mod compress;
 pub mod config;

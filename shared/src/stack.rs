@@ -7,15 +7,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower::ServiceBuilder;
-use tower::util::MapResponseLayer;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::around::{Around, AroundLayer};
-use crate::error::{self, ApiError};
+use crate::error;
 use crate::fanout::DegradedReport;
 use crate::platform::Platform;
 use crate::telemetry::access_log::AccessLog;
@@ -76,8 +74,7 @@ pub fn finish_with(api: OpenApiRouter, platform: &Platform, cors: Option<CorsLay
         .layer(AroundLayer(Track(platform.metrics.clone())))
         // A panic anywhere below becomes a 500 `internal` problem, never a
         // dropped connection or a stack trace.
-        .layer(MapResponseLayer::new(IntoResponse::into_response))
-        .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
+        .layer(crate::catch_panic::CatchPanicLayer)
         // Compress whatever the handlers produced, errors included, for
         // the clients that ask.
         .layer(crate::compress::CompressionLayer)
