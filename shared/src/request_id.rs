@@ -81,7 +81,12 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let id: Arc<str> = match request.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
             Some(sent) if is_sane(sent) => Arc::from(sent),
-            _ => Arc::from(uuid::Uuid::new_v4().to_string()),
+            // Encoded in place, not through `fmt`: one allocation, the Arc.
+            _ => Arc::from(
+                &*uuid::Uuid::new_v4()
+                    .hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
+            ),
         };
         request.extensions_mut().insert(RequestId(id.clone()));
         // The inner layers' own `call`s run in the scope too, not only
