@@ -54,7 +54,7 @@ const FALLBACK_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The rate-limit layer (API routes only; operations are exempt).
 ///
-/// Hand-written rather than `from_fn` (see [`crate::around`]): when the
+/// Hand-written rather than `from_fn` (see `around.rs`): when the
 /// token is checked without waiting (remembered, or a fixed key) and the
 /// engine decides without I/O (memory), the request goes straight to the
 /// inner service, with nothing cloned or boxed. A JWKS key to fetch or a
