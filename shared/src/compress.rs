@@ -28,24 +28,19 @@ use tower_http::compression::{Compression, ResponseFuture as Compressing};
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct CompressionLayer;
 
-impl<S: Clone> Layer<S> for CompressionLayer {
+impl<S> Layer<S> for CompressionLayer {
     type Service = Compress<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Compress {
-            compressing: Compression::new(inner.clone()).gzip(true).br(true),
-            plain: inner,
-        }
+        Compress(Compression::new(inner).gzip(true).br(true))
     }
 }
 
-/// The service of [`CompressionLayer`]: the same inner service, with and
-/// without tower-http's compression about it.
+/// The service of [`CompressionLayer`]: tower-http's compression about the
+/// inner service, which a request that asks for none is handed to directly
+/// (one inner service, so cloning the stack per request clones it once).
 #[derive(Clone)]
-pub(crate) struct Compress<S> {
-    compressing: Compression<S>,
-    plain: S,
-}
+pub(crate) struct Compress<S>(Compression<S>);
 
 impl<S> Service<Request> for Compress<S>
 where
@@ -56,18 +51,17 @@ where
     type Future = CompressFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        std::task::ready!(self.plain.poll_ready(cx))?;
-        self.compressing.poll_ready(cx)
+        self.0.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
         if request.headers().contains_key(ACCEPT_ENCODING) {
             CompressFuture::Compressing {
-                inner: self.compressing.call(request),
+                inner: self.0.call(request),
             }
         } else {
             CompressFuture::Plain {
-                inner: self.plain.call(request),
+                inner: self.0.get_mut().call(request),
             }
         }
     }
